@@ -16,6 +16,7 @@ from sobolev_core._kernels import (
     laplacian,
     multiquadric,
 )
+from sobolev_core._linear import LinearGaussianSobolev, LinearSobolevLaw, SobolevAffineMap
 from sobolev_core._losses import (
     huber,
     huber_sobolev_loss,
@@ -39,6 +40,7 @@ from sobolev_core._operator import (
     ParticleLaw,
     TabularSobolevMDP,
     Transition,
+    apply_backup,
     apply_operator,
     compress_law,
     contraction_modulus,
@@ -50,11 +52,15 @@ from sobolev_core._operator import (
 __all__ = [
     "KERNEL_NAMES",
     "Kernel",
+    "LinearGaussianSobolev",
+    "LinearSobolevLaw",
     "MaxSlicedMMD",
     "ParticleLaw",
+    "SobolevAffineMap",
     "SobolevTarget",
     "TabularSobolevMDP",
     "Transition",
+    "apply_backup",
     "apply_operator",
     "as_kernel",
     "check_gamma",
@@ -80,6 +86,7 @@ __all__ = [
     "sliced_mmd2",
     "sobolev_affine_map",
     "sobolev_target",
+    "sobolev_td_loss",
     "sup_distance",
     "truncate_top",
     "wasserstein",

@@ -107,6 +107,8 @@ def check_weights(name: str, weights: Any, n: int, xp):
     if weights is None:
         if xp is np:
             return np.full(n, 1.0 / n)
+        if xp.__name__ == "torch":  # float64 so the cast to the samples' dtype loses nothing
+            return xp.full((n,), 1.0 / n, dtype=xp.float64)
         return xp.ones(n) / n
     shape = tuple(getattr(weights, "shape", np.shape(weights)))
     if shape != (n,):

@@ -46,6 +46,9 @@ class Kernel:
       name: kernel family, e.g. ``"multiquadric"``.
       params: the family's parameters as ``((name, value), ...)``.
       profile: ``phi(squared_distance)``, elementwise, array-module agnostic.
+      pointwise: for a user's function ``k(x, y)``, the function itself: it is used as given
+        on scalars and 1-D samples (so the kernel checks see it unaltered), and radially,
+        ``k(|x - y|, 0)``, on vectors. ``None`` for built-in kernels.
       scale_order: the order ``alpha`` with ``MMD²(cU, cV) <= c**alpha MMD²(U, V)`` for
         ``0 < c <= 1`` when it is known from theory (SPEC C2), else ``None``: the kernel is
         then not known to be scale sensitive and the MSMMD contraction theorem does not apply.
@@ -61,12 +64,16 @@ class Kernel:
     params: tuple[tuple[str, float], ...]
     profile: Callable[[Any], Any] = field(compare=False)
     scale_order: float | None = None
+    # compared (by identity), so distinct user functions never count as one kernel
+    pointwise: Callable[[Any, Any], Any] | None = None
 
     def __call__(self, x, y):
         """Elementwise ``k(x, y)`` on broadcastable arrays (or scalars)."""
         xp = array_module(x, y)
         if xp is np:
             x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if self.pointwise is not None:
+            return self.pointwise(x, y)
         diff = x - y
         return self.profile(diff * diff)
 
@@ -198,9 +205,10 @@ def _user_kernel(spec: str, module_name: str, attribute: str) -> Kernel:
 def as_kernel(kernel: Kernel | Callable[[Any, Any], Any], name: str | None = None) -> Kernel:
     """Return ``kernel`` as a ``Kernel``; a plain function ``k(x, y)`` is wrapped.
 
-    A user function must be shift invariant and symmetric, accept NumPy and JAX arrays
-    (use operators or ``jax.numpy``-compatible calls) and broadcast elementwise. On vectors
-    it is applied radially, ``k(|x - y|, 0)``. Its scale order is unknown (``None``).
+    A user function should be shift invariant and symmetric (``sobolev-verify kernel`` checks
+    it), accept NumPy and JAX arrays (use operators or ``jax.numpy``-compatible calls) and
+    broadcast elementwise. On scalars and 1-D samples it is used as given; on vectors it is
+    applied radially, ``k(|x - y|, 0)``. Its scale order is unknown (``None``).
     """
     if isinstance(kernel, Kernel):
         return kernel
@@ -223,7 +231,7 @@ def as_kernel(kernel: Kernel | Callable[[Any, Any], Any], name: str | None = Non
             f"kernel {label!r} must broadcast elementwise: inputs of shapes (5, 1) and (1, 5) "
             f"gave shape {value.shape}, expected (5, 5)"
         )
-    return Kernel(label, (), profile, scale_order=None)
+    return Kernel(label, (), profile, scale_order=None, pointwise=function)
 
 
 def kernel_from_spec(spec: str | Kernel) -> Kernel:

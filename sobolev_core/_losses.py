@@ -29,14 +29,18 @@ def _same_shape(pairs) -> None:
     for name_a, a, name_b, b in pairs:
         shape_a, shape_b = tuple(a.shape), tuple(b.shape)
         if shape_a != shape_b:
-            raise ValueError(f"{name_a} and {name_b} must have the same shape; got {shape_a} and {shape_b}")
+            raise ValueError(
+                f"{name_a} and {name_b} must have the same shape; got {shape_a} and {shape_b}"
+            )
 
 
 def _squared_norm(vector):
     return (vector * vector).sum()
 
 
-def sobolev_td_loss(q, dq_ds, dq_da, y, dy_ds, dy_da, *, lambda_s: float = 1.0, lambda_a: float = 1.0):
+def sobolev_td_loss(
+    q, dq_ds, dq_da, y, dy_ds, dy_da, *, lambda_s: float = 1.0, lambda_a: float = 1.0
+):
     """First-order Sobolev TD loss ([FS]; SPEC §5) for one example.
 
     ``(Q - y)² + λ_s |∇_s Q - g_s|² + λ_a |∇_a Q - g_a|²``
@@ -44,8 +48,14 @@ def sobolev_td_loss(q, dq_ds, dq_da, y, dy_ds, dy_da, *, lambda_s: float = 1.0, 
     Args: ``q, y`` scalars; ``dq_ds, dy_ds`` ``(n,)``; ``dq_da, dy_da`` ``(m,)``. Targets are
     used as given (stop their gradient in the caller).
     """
-    _same_shape([("q", q, "y", y), ("dq_ds", dq_ds, "dy_ds", dy_ds), ("dq_da", dq_da, "dy_da", dy_da)])
-    return (q - y) ** 2 + lambda_s * _squared_norm(dq_ds - dy_ds) + lambda_a * _squared_norm(dq_da - dy_da)
+    _same_shape(
+        [("q", q, "y", y), ("dq_ds", dq_ds, "dy_ds", dy_ds), ("dq_da", dq_da, "dy_da", dy_da)]
+    )
+    return (
+        (q - y) ** 2
+        + lambda_s * _squared_norm(dq_ds - dy_ds)
+        + lambda_a * _squared_norm(dq_da - dy_da)
+    )
 
 
 def huber(error, delta: float = 1.0):
@@ -77,8 +87,16 @@ def mmd_loss(pred, target, kernel, pred_weights=None, target_weights=None):
 
 
 def msmmd_loss(
-    pred, target, kernel, key, *, n_candidates: int = 32, n_restarts: int = 2, n_steps: int = 20,
-    step_size: float = 0.5, final_step: float = 1e-2,
+    pred,
+    target,
+    kernel,
+    key,
+    *,
+    n_candidates: int = 32,
+    n_restarts: int = 2,
+    n_steps: int = 20,
+    step_size: float = 0.5,
+    final_step: float = 1e-2,
 ):
     """Max-sliced MMD² loss: ``MMD²_k(θ*#pred, θ*#target)`` at the searched direction ``θ*``.
 
@@ -88,8 +106,15 @@ def msmmd_loss(
     """
     kernel = as_kernel(kernel)
     theta, _ = max_sliced_direction(
-        pred, target, kernel, key, n_candidates=n_candidates, n_restarts=n_restarts, n_steps=n_steps,
-        step_size=step_size, final_step=final_step,
+        pred,
+        target,
+        kernel,
+        key,
+        n_candidates=n_candidates,
+        n_restarts=n_restarts,
+        n_steps=n_steps,
+        step_size=step_size,
+        final_step=final_step,
     )
     return sliced_mmd2(pred, target, kernel, jax.lax.stop_gradient(theta))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sobolev_core._arrays import array_module, as_points, check_weights, is_traced
-from sobolev_core._kernels import Kernel, as_kernel
+from sobolev_core._kernels import Kernel, _safe_power, as_kernel
 
 __all__ = [
     "MaxSlicedMMD",
@@ -45,14 +46,25 @@ def _prepare(x, y, x_weights, y_weights):
     x_weights = check_weights("x_weights", x_weights, x.shape[0], xp)
     y_weights = check_weights("y_weights", y_weights, y.shape[0], xp)
     if xp is not np:
-        x_weights = x_weights.to(x.dtype) if xp.__name__ == "torch" else x_weights.astype(x.dtype)
-        y_weights = y_weights.to(y.dtype) if xp.__name__ == "torch" else y_weights.astype(y.dtype)
+        x_weights = (
+            x_weights.to(device=x.device, dtype=x.dtype)
+            if xp.__name__ == "torch"
+            else x_weights.astype(x.dtype)
+        )
+        y_weights = (
+            y_weights.to(device=y.device, dtype=y.dtype)
+            if xp.__name__ == "torch"
+            else y_weights.astype(y.dtype)
+        )
     return x, y, x_weights, y_weights
 
 
 def gram(x, y, kernel: Kernel) -> Any:
-    """Gram matrix ``K[i, j] = k(x_i, y_j)`` for ``x (n, D)``, ``y (m, D)`` (radial on vectors)."""
+    """Gram matrix ``K[i, j] = k(x_i, y_j)`` for ``x (n, D)``, ``y (m, D)`` (radial on vectors;
+    a user's function is applied as given when ``D = 1``)."""
     kernel = as_kernel(kernel)
+    if kernel.pointwise is not None and x.shape[1] == 1:
+        return kernel.pointwise(x[:, None, 0], y[None, :, 0])
     diff = x[:, None, :] - y[None, :, :]
     return kernel.profile((diff * diff).sum(-1))
 
@@ -102,9 +114,15 @@ def _unit(theta, dimension: int):
     if xp is np:
         theta = np.asarray(theta, dtype=float)
     if tuple(theta.shape) != (dimension,):
-        raise ValueError(f"theta must have shape ({dimension},) to match the samples; got shape {tuple(theta.shape)}")
+        raise ValueError(
+            f"theta must have shape ({dimension},) to match the samples; got shape {tuple(theta.shape)}"
+        )
     if not is_traced(theta):
-        norm = float(np.linalg.norm(np.asarray(theta.detach() if xp.__name__ == "torch" else theta, dtype=float)))
+        norm = float(
+            np.linalg.norm(
+                np.asarray(theta.detach().cpu() if xp.__name__ == "torch" else theta, dtype=float)
+            )
+        )
         if not (np.isfinite(norm) and norm > 0):
             raise ValueError(f"theta must be a finite non-zero direction; got norm {norm!r}")
     return theta / ((theta * theta).sum() ** 0.5)
@@ -162,9 +180,22 @@ def _ascend(theta, x, y, x_weights, y_weights, kernel, n_steps, step_size, final
 
 
 @functools.partial(
-    jax.jit, static_argnames=("kernel", "n_candidates", "n_restarts", "n_steps", "step_size", "final_step")
+    jax.jit,
+    static_argnames=("kernel", "n_candidates", "n_restarts", "n_steps", "step_size", "final_step"),
 )
-def _search(x, y, x_weights, y_weights, key, kernel, n_candidates, n_restarts, n_steps, step_size, final_step):
+def _search(
+    x,
+    y,
+    x_weights,
+    y_weights,
+    key,
+    kernel,
+    n_candidates,
+    n_restarts,
+    n_steps,
+    step_size,
+    final_step,
+):
     dimension = x.shape[1]
     candidates = jax.random.normal(key, (n_candidates, dimension), dtype=x.dtype)
     mean_gap = x_weights @ x - y_weights @ y
@@ -175,14 +206,26 @@ def _search(x, y, x_weights, y_weights, key, kernel, n_candidates, n_restarts, n
     values = screen(candidates, x, y, x_weights, y_weights, kernel)
     starts = candidates[jnp.argsort(-values)[:n_restarts]]
     ascend = jax.vmap(_ascend, in_axes=(0, None, None, None, None, None, None, None, None))
-    thetas, finals = ascend(starts, x, y, x_weights, y_weights, kernel, n_steps, step_size, final_step)
+    thetas, finals = ascend(
+        starts, x, y, x_weights, y_weights, kernel, n_steps, step_size, final_step
+    )
     best = jnp.argmax(finals)
     return thetas[best], finals
 
 
 def max_sliced_direction(
-    x, y, kernel, key, x_weights=None, y_weights=None, *, n_candidates=64, n_restarts=4,
-    n_steps=50, step_size=0.5, final_step=1e-3,
+    x,
+    y,
+    kernel,
+    key,
+    x_weights=None,
+    y_weights=None,
+    *,
+    n_candidates=64,
+    n_restarts=4,
+    n_steps=50,
+    step_size=0.5,
+    final_step=1e-3,
 ):
     """JAX-traceable direction search for max-sliced MMD (used inside jitted losses).
 
@@ -200,8 +243,17 @@ def max_sliced_direction(
     y_weights = jnp.full(y.shape[0], 1.0 / y.shape[0], y.dtype) if y_weights is None else y_weights
     n_restarts = min(n_restarts, n_candidates)
     return _search(
-        jax.lax.stop_gradient(x), jax.lax.stop_gradient(y), x_weights, y_weights, key,
-        kernel, n_candidates, n_restarts, n_steps, step_size, final_step,
+        jax.lax.stop_gradient(x),
+        jax.lax.stop_gradient(y),
+        x_weights,
+        y_weights,
+        key,
+        kernel,
+        n_candidates,
+        n_restarts,
+        n_steps,
+        step_size,
+        final_step,
     )
 
 
@@ -238,8 +290,18 @@ def _pad(points: np.ndarray, weights: np.ndarray, size: int):
 
 
 def max_sliced_mmd(
-    x, y, kernel, *, seed: int = 0, x_weights=None, y_weights=None, n_candidates: int = 256,
-    n_restarts: int = 8, n_steps: int = 100, step_size: float = 0.5, final_step: float = 1e-4,
+    x,
+    y,
+    kernel,
+    *,
+    seed: int = 0,
+    x_weights=None,
+    y_weights=None,
+    n_candidates: int = 256,
+    n_restarts: int = 8,
+    n_steps: int = 100,
+    step_size: float = 0.5,
+    final_step: float = 1e-4,
 ) -> MaxSlicedMMD:
     """Max-sliced MMD ``sup_{theta in S^(D-1)} MMD_k(theta#x, theta#y)`` by a real search.
 
@@ -256,23 +318,47 @@ def max_sliced_mmd(
         (radians, normalised gradient) decays geometrically from ``step_size`` to ``final_step``.
     """
     kernel = as_kernel(kernel)
+    x_weights = None if x_weights is None else np.asarray(x_weights, dtype=float)
+    y_weights = None if y_weights is None else np.asarray(y_weights, dtype=float)
     x, y, x_weights, y_weights = _prepare(
         np.asarray(x, dtype=float), np.asarray(y, dtype=float), x_weights, y_weights
     )
-    for name, value in (("n_candidates", n_candidates), ("n_restarts", n_restarts), ("n_steps", n_steps)):
-        if not (isinstance(value, int) and value >= 1):
+    for name, value in (("step_size", step_size), ("final_step", final_step)):
+        if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    if final_step > step_size:
+        raise ValueError(f"final_step must be <= step_size ({step_size!r}); got {final_step!r}")
+    for name, value in (
+        ("n_candidates", n_candidates),
+        ("n_restarts", n_restarts),
+        ("n_steps", n_steps),
+    ):
+        if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1):
             raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    n_candidates, n_restarts, n_steps = int(n_candidates), int(n_restarts), int(n_steps)
+    step_size, final_step = float(step_size), float(final_step)
     dimension = x.shape[1]
     if dimension == 1:
         theta = np.ones(1)
         squared = float(_mmd2_prepared(x, y, x_weights, y_weights, kernel))
-        return MaxSlicedMMD(math.sqrt(max(squared, 0.0)), squared, theta, "exact (one dimension)", False, (squared,))
-    # Pad to power-of-two sizes with zero-weight copies so repeated calls reuse compilations.
-    px, pwx = _pad(x, x_weights, _bucket(x.shape[0]))
-    py, pwy = _pad(y, y_weights, _bucket(y.shape[0]))
+        return MaxSlicedMMD(
+            math.sqrt(max(squared, 0.0)), squared, theta, "exact (one dimension)", False, (squared,)
+        )
+    # Pad both to one power-of-two size with zero-weight copies so calls reuse compilations.
+    size = _bucket(max(x.shape[0], y.shape[0]))
+    px, pwx = _pad(x, x_weights, size)
+    py, pwy = _pad(y, y_weights, size)
     theta, finals = max_sliced_direction(
-        jnp.asarray(px), jnp.asarray(py), kernel, jax.random.key(seed), jnp.asarray(pwx), jnp.asarray(pwy),
-        n_candidates=n_candidates, n_restarts=n_restarts, n_steps=n_steps, step_size=step_size,
+        jnp.asarray(px),
+        jnp.asarray(py),
+        kernel,
+        jax.random.key(seed),
+        jnp.asarray(pwx),
+        jnp.asarray(pwy),
+        n_candidates=n_candidates,
+        n_restarts=n_restarts,
+        n_steps=n_steps,
+        step_size=step_size,
         final_step=final_step,
     )
     theta = np.asarray(theta, dtype=float)
@@ -284,7 +370,12 @@ def max_sliced_mmd(
         "a lower bound on the supremum"
     )
     return MaxSlicedMMD(
-        math.sqrt(max(squared, 0.0)), squared, theta, method, True, tuple(float(v) for v in np.asarray(finals))
+        math.sqrt(max(squared, 0.0)),
+        squared,
+        theta,
+        method,
+        True,
+        tuple(float(v) for v in np.asarray(finals)),
     )
 
 
@@ -296,7 +387,8 @@ def wasserstein(x, y, p: float = 1, x_weights=None, y_weights=None):
     """Wasserstein-p distance with Euclidean ground cost, by POT's exact solvers.
 
     ``W_p(x, y) = (min_{pi in Pi(p, q)} Σ_ij pi_ij |x_i - y_j|^p)^(1/p)``; one dimension uses
-    ``ot.wasserstein_1d``, more use ``ot.emd2`` on ``ot.dist(x, y, 'euclidean')**p``.
+    ``ot.wasserstein_1d``, more use ``ot.emd2`` on the cost ``|x_i - y_j|^p`` (computed from
+    exact differences).
     NumPy and JAX inputs are computed in float64 NumPy and return a float; torch tensors
     stay torch (POT's torch backend, differentiable).
     """
@@ -305,9 +397,9 @@ def wasserstein(x, y, p: float = 1, x_weights=None, y_weights=None):
     try:
         p = float(p)
     except (TypeError, ValueError):
-        raise ValueError(f"p must be a number >= 1; got {p!r}") from None
-    if not p >= 1:
-        raise ValueError(f"p must be a number >= 1; got {p!r}")
+        raise ValueError(f"p must be a finite number >= 1; got {p!r}") from None
+    if not (math.isfinite(p) and p >= 1):
+        raise ValueError(f"p must be a finite number >= 1; got {p!r}")
     xp = array_module(x, y, x_weights, y_weights)
     if xp.__name__ != "torch":
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
@@ -317,8 +409,12 @@ def wasserstein(x, y, p: float = 1, x_weights=None, y_weights=None):
     if x.shape[1] == 1:
         cost = ot.wasserstein_1d(x[:, 0], y[:, 0], x_weights, y_weights, p=p)
     else:
-        distances = ot.dist(x, y, metric="euclidean")
-        cost = ot.emd2(x_weights, y_weights, distances**p, numItermax=10_000_000)
+        # Exact differences: ot.dist expands |x|² + |y|² - 2<x, y>, which leaves ~1e-8·|x|
+        # between coinciding points after the square root.
+        diff = x[:, None, :] - y[None, :, :]
+        squared = (diff * diff).sum(-1)
+        cost_matrix = squared if p == 2 else _safe_power(squared, p / 2)
+        cost = ot.emd2(x_weights, y_weights, cost_matrix, numItermax=10_000_000)
     if xp.__name__ == "torch":
         return xp.clamp(cost, min=0.0) ** (1.0 / p)
     return max(float(cost), 0.0) ** (1.0 / p)

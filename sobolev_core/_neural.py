@@ -99,7 +99,14 @@ def sobolev_target(
 
 
 def neural_affine_map(
-    policy: Policy, transition: TransitionFn, state, action, transition_noise, done=0.0, *, coupling=None
+    policy: Policy,
+    transition: TransitionFn,
+    state,
+    action,
+    transition_noise,
+    done=0.0,
+    *,
+    coupling=None,
 ):
     """``(b, L)`` of the Sobolev backup at ``(s, a, ε)`` from the Jacobians of ``g`` and ``π``.
 

@@ -27,6 +27,7 @@ __all__ = [
     "ParticleLaw",
     "TabularSobolevMDP",
     "Transition",
+    "apply_backup",
     "apply_operator",
     "compress_law",
     "contraction_modulus",
@@ -46,9 +47,7 @@ def _expect(name: str, value, shape: tuple[int, ...], meaning: str) -> None:
     check_finite(name, value)
 
 
-def sobolev_affine_map(
-    reward, dr_ds, dr_da, jac_s, jac_a, policy_jac, *, coupling=None, done=0.0
-):
+def sobolev_affine_map(reward, dr_ds, dr_da, jac_s, jac_a, policy_jac, *, coupling=None, done=0.0):
     """Offset ``b`` and linear part ``L`` of one transition's Sobolev backup ``T X = b + γ L X'``.
 
     Args:
@@ -102,7 +101,10 @@ def sobolev_affine_map(
         assert grad_block.shape == (n_state + n_action, n_state + n_action)
         linear = xp.block(
             [
-                [xp.ones((1, 1), dtype=jac_s.dtype), xp.zeros((1, n_state + n_action), dtype=jac_s.dtype)],
+                [
+                    xp.ones((1, 1), dtype=jac_s.dtype),
+                    xp.zeros((1, n_state + n_action), dtype=jac_s.dtype),
+                ],
                 [xp.zeros((n_state + n_action, 1), dtype=jac_s.dtype), grad_block],
             ]
         )
@@ -164,7 +166,9 @@ class ParticleLaw:
 
     def push_forward(self, offset, linear, gamma: float) -> ParticleLaw:
         """Law of ``offset + gamma * linear @ X`` for ``X`` drawn from this law."""
-        return ParticleLaw(np.asarray(offset) + gamma * self.points @ np.asarray(linear).T, self.weights)
+        return ParticleLaw(
+            np.asarray(offset) + gamma * self.points @ np.asarray(linear).T, self.weights
+        )
 
 
 class Transition(NamedTuple):
@@ -198,7 +202,9 @@ class TabularSobolevMDP:
         table = []
         for i, branches in enumerate(self.transitions):
             if len(branches) == 0:
-                raise ValueError(f"transitions[{i}] must hold at least one (prob, j, b, L); got none")
+                raise ValueError(
+                    f"transitions[{i}] must hold at least one (prob, j, b, L); got none"
+                )
             row = []
             for k, branch in enumerate(branches):
                 prob, j, offset, linear = branch
@@ -212,7 +218,9 @@ class TabularSobolevMDP:
                         f"got {offset.shape} and {linear.shape}"
                     )
                 if not (isinstance(j, int | np.integer) and 0 <= j < size):
-                    raise ValueError(f"{where}: next index must be an integer in [0, {size}); got {j!r}")
+                    raise ValueError(
+                        f"{where}: next index must be an integer in [0, {size}); got {j!r}"
+                    )
                 if not (np.isfinite(prob) and prob >= 0):
                     raise ValueError(f"{where}: prob must be finite and >= 0; got {prob!r}")
                 check_finite(f"{where} b", offset)
@@ -236,12 +244,16 @@ class TabularSobolevMDP:
 
 def _check_laws(mdp: TabularSobolevMDP, laws: Sequence[ParticleLaw], name: str = "laws") -> None:
     if len(laws) != mdp.n_state_actions:
-        raise ValueError(f"{name} must hold one law per state-action ({mdp.n_state_actions}); got {len(laws)}")
+        raise ValueError(
+            f"{name} must hold one law per state-action ({mdp.n_state_actions}); got {len(laws)}"
+        )
     for i, law in enumerate(laws):
         if not isinstance(law, ParticleLaw):
             raise ValueError(f"{name}[{i}] must be a ParticleLaw; got {type(law).__name__}")
         if law.dimension != mdp.dimension:
-            raise ValueError(f"{name}[{i}] has dimension {law.dimension}; the MDP's b has {mdp.dimension}")
+            raise ValueError(
+                f"{name}[{i}] has dimension {law.dimension}; the MDP's b has {mdp.dimension}"
+            )
 
 
 def _merge_duplicates(points: np.ndarray, weights: np.ndarray) -> ParticleLaw:
@@ -251,25 +263,43 @@ def _merge_duplicates(points: np.ndarray, weights: np.ndarray) -> ParticleLaw:
     return ParticleLaw(unique, merged)
 
 
+def apply_backup(
+    gamma: float, transitions: Sequence[Sequence[Transition]], next_laws: Sequence[ParticleLaw]
+) -> list[ParticleLaw]:
+    """Exact one-step image at each point ``e``: ``Σ_t p_t · Law(b_t + γ L_t X')``, ``X' ~ next_laws[j_t]``.
+
+    ``transitions[e]`` lists ``Transition(prob, j, b, L)`` whose ``j`` indexes ``next_laws``.
+    This is the operator on a finite evaluation set (the neural and linear cases: one branch
+    per sampled noise, ``next_laws`` at the sampled next state-actions). Particles that
+    coincide exactly are merged (no approximation).
+    """
+    gamma = check_gamma(gamma)
+    image = []
+    for e, branches in enumerate(transitions):
+        points, weights = [], []
+        for prob, next_index, offset, linear in branches:
+            if prob == 0:
+                continue
+            if not 0 <= next_index < len(next_laws):
+                raise ValueError(
+                    f"transitions[{e}] reads next law {next_index}; next_laws has {len(next_laws)}"
+                )
+            pushed = next_laws[next_index].push_forward(offset, linear, gamma)
+            points.append(pushed.points)
+            weights.append(prob * pushed.weights)
+        image.append(_merge_duplicates(np.concatenate(points), np.concatenate(weights)))
+    return image
+
+
 def apply_operator(mdp: TabularSobolevMDP, laws: Sequence[ParticleLaw]) -> list[ParticleLaw]:
-    """Exact image ``(T η)(i) = Σ_t p_t · Law(b_t + γ L_t X'),  X' ~ η(j_t)``.
+    """Exact image ``(T η)(i) = Σ_t p_t · Law(b_t + γ L_t X')``, ``X' ~ η(j_t)``.
 
     Each image is the mixture of the affine push-forwards of the next laws; particles that
     coincide exactly are merged (no approximation). The particle count can grow by the
     branching factor each application: use ``compress_law`` (with its error bound) to cap it.
     """
     _check_laws(mdp, laws)
-    image = []
-    for branches in mdp.transitions:
-        points, weights = [], []
-        for branch in branches:
-            if branch.prob == 0:
-                continue
-            pushed = laws[branch.next_index].push_forward(branch.offset, branch.linear, mdp.gamma)
-            points.append(pushed.points)
-            weights.append(branch.prob * pushed.weights)
-        image.append(_merge_duplicates(np.concatenate(points), np.concatenate(weights)))
-    return image
+    return apply_backup(mdp.gamma, mdp.transitions, laws)
 
 
 def contraction_modulus(mdp: TabularSobolevMDP) -> float:
@@ -283,7 +313,9 @@ def contraction_modulus(mdp: TabularSobolevMDP) -> float:
     return mdp.gamma * kappa
 
 
-def compress_law(law: ParticleLaw, max_particles: int, p: float = 1.0, n_lloyd: int = 10) -> tuple[ParticleLaw, float]:
+def compress_law(
+    law: ParticleLaw, max_particles: int, p: float = 1.0, n_lloyd: int = 10
+) -> tuple[ParticleLaw, float]:
     """Reduce a law to at most ``max_particles`` atoms; return it with a ``W_p`` error bound.
 
     Centres are chosen by weighted farthest-point traversal (deterministic) and refined
@@ -319,8 +351,12 @@ def compress_law(law: ParticleLaw, max_particles: int, p: float = 1.0, n_lloyd: 
 
 
 def iterate_operator(
-    mdp: TabularSobolevMDP, laws: Sequence[ParticleLaw], n_iterations: int, *,
-    max_particles: int | None = None, p: float = 1.0,
+    mdp: TabularSobolevMDP,
+    laws: Sequence[ParticleLaw],
+    n_iterations: int,
+    *,
+    max_particles: int | None = None,
+    p: float = 1.0,
 ) -> tuple[list[ParticleLaw], float]:
     """Apply ``T`` ``n_iterations`` times, compressing to ``max_particles`` after each step.
 
@@ -349,7 +385,9 @@ def sup_distance(
 ) -> tuple[float, int]:
     """Supremum extension ``d̄(η₁, η₂) = max_i d(η₁(i), η₂(i))``; returns the value and the index."""
     if len(laws_a) != len(laws_b):
-        raise ValueError(f"laws_a and laws_b must have the same length; got {len(laws_a)} and {len(laws_b)}")
+        raise ValueError(
+            f"laws_a and laws_b must have the same length; got {len(laws_a)} and {len(laws_b)}"
+        )
     values = [float(distance(a, b)) for a, b in zip(laws_a, laws_b, strict=True)]
     index = int(np.argmax(values))
     return values[index], index

@@ -28,7 +28,9 @@ def _networks(seed: int):
         return jnp.tanh(w_policy @ state)
 
     def transition(state, action, eps):
-        next_state = jnp.tanh(w_model @ jnp.concatenate([state, action])) + 0.2 * eps * jnp.cos(state)
+        next_state = jnp.tanh(w_model @ jnp.concatenate([state, action])) + 0.2 * eps * jnp.cos(
+            state
+        )
         reward = -jnp.sum(state**2) + jnp.sum(jnp.sin(action)) * (1.0 + eps[0])
         return next_state, reward
 
@@ -41,7 +43,10 @@ def test_target_gradients_equal_finite_differences(done, complete):
     with jax.enable_x64(True):
         critic, policy, transition = _networks(0)
         rng = np.random.default_rng(1)
-        state, action = jnp.asarray(rng.normal(size=N_STATE)), jnp.asarray(rng.normal(size=N_ACTION))
+        state, action = (
+            jnp.asarray(rng.normal(size=N_STATE)),
+            jnp.asarray(rng.normal(size=N_ACTION)),
+        )
         eps, xi = jnp.asarray(rng.normal(size=N_STATE)), jnp.asarray(rng.normal(size=1))
         target = sc.sobolev_target(
             critic, policy, transition, state, action, eps, xi, done, GAMMA, complete=complete
@@ -53,11 +58,17 @@ def test_target_gradients_equal_finite_differences(done, complete):
 
         # Central differences, step 1e-6, float64: error ~1e-10 on O(1) derivatives.
         step = 1e-6
-        fd_action = [(y(state, action + step * e) - y(state, action - step * e)) / (2 * step) for e in jnp.eye(N_ACTION)]
+        fd_action = [
+            (y(state, action + step * e) - y(state, action - step * e)) / (2 * step)
+            for e in jnp.eye(N_ACTION)
+        ]
         assert float(target.value) == pytest.approx(y(state, action), abs=1e-12)
         np.testing.assert_allclose(target.grad_action, fd_action, atol=1e-7)
         if complete:
-            fd_state = [(y(state + step * e, action) - y(state - step * e, action)) / (2 * step) for e in jnp.eye(N_STATE)]
+            fd_state = [
+                (y(state + step * e, action) - y(state - step * e, action)) / (2 * step)
+                for e in jnp.eye(N_STATE)
+            ]
             np.testing.assert_allclose(target.grad_state, fd_state, atol=1e-7)
             assert target.as_vector().shape == (1 + N_STATE + N_ACTION,)
         else:
@@ -72,7 +83,10 @@ def test_target_equals_the_affine_backup_of_the_next_critic_sample():
     with jax.enable_x64(True):
         critic, policy, transition = _networks(2)
         rng = np.random.default_rng(3)
-        state, action = jnp.asarray(rng.normal(size=N_STATE)), jnp.asarray(rng.normal(size=N_ACTION))
+        state, action = (
+            jnp.asarray(rng.normal(size=N_STATE)),
+            jnp.asarray(rng.normal(size=N_ACTION)),
+        )
         eps, xi = jnp.asarray(rng.normal(size=N_STATE)), jnp.asarray(rng.normal(size=1))
         target = sc.sobolev_target(critic, policy, transition, state, action, eps, xi, 0.0, GAMMA)
         next_state, _ = transition(state, action, eps)
@@ -95,12 +109,16 @@ def test_targets_batch_with_vmap_and_jit():
 
     @jax.jit
     def targets(states, actions, eps, xis, dones):
-        one = lambda s, a, e, x, d: sc.sobolev_target(critic, policy, transition, s, a, e, x, d, GAMMA)  # noqa: E731
+        def one(s, a, e, x, d):
+            return sc.sobolev_target(critic, policy, transition, s, a, e, x, d, GAMMA)
+
         return jax.vmap(one)(states, actions, eps, xis, dones)
 
     out = targets(states, actions, eps, xis, dones)
     assert out.value.shape == (batch,) and out.grad_state.shape == (batch, N_STATE)
-    single = sc.sobolev_target(critic, policy, transition, states[1], actions[1], eps[1], xis[1], 1.0, GAMMA)
+    single = sc.sobolev_target(
+        critic, policy, transition, states[1], actions[1], eps[1], xis[1], 1.0, GAMMA
+    )
     # jit vs eager float32: a few ulp of O(1) values
     np.testing.assert_allclose(out.grad_action[1], single.grad_action, rtol=1e-5, atol=1e-6)
 
@@ -108,4 +126,14 @@ def test_targets_batch_with_vmap_and_jit():
 def test_target_rejects_batched_input():
     critic, policy, transition = _networks(5)
     with pytest.raises(ValueError, match="single examples"):
-        sc.sobolev_target(critic, policy, transition, jnp.zeros((2, N_STATE)), jnp.zeros((2, N_ACTION)), jnp.zeros(N_STATE), jnp.zeros(1), 0.0, GAMMA)
+        sc.sobolev_target(
+            critic,
+            policy,
+            transition,
+            jnp.zeros((2, N_STATE)),
+            jnp.zeros((2, N_ACTION)),
+            jnp.zeros(N_STATE),
+            jnp.zeros(1),
+            0.0,
+            GAMMA,
+        )

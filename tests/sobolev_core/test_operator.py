@@ -26,9 +26,11 @@ def _system(seed: int):
     def transition(state, action, noise):
         drift = jnp.tanh(weights["A"] @ state + weights["B"] @ action)
         next_state = drift + 0.3 * noise * (1.0 + 0.5 * jnp.sin(state))  # state-dependent noise
-        reward = -jnp.sum((state - weights["c"]) ** 2) - 0.1 * jnp.sum(action**2) + jnp.sin(
-            state[0] * action[0]
-        ) * noise[0]
+        reward = (
+            -jnp.sum((state - weights["c"]) ** 2)
+            - 0.1 * jnp.sum(action**2)
+            + jnp.sin(state[0] * action[0]) * noise[0]
+        )
         return next_state, reward
 
     def policy(state):
@@ -68,8 +70,13 @@ def test_complete_operator_gradient_blocks_equal_finite_differences(seed):
         transition, policy = _system(seed)
         rng = np.random.default_rng(100 + seed)
         noises = jnp.asarray(rng.normal(size=(HORIZON, N_STATE)))
-        state, action = jnp.asarray(rng.normal(size=N_STATE)), jnp.asarray(rng.normal(size=N_ACTION))
-        sobolev_return = np.asarray(_backward_sobolev_return(transition, policy, state, action, noises))
+        state, action = (
+            jnp.asarray(rng.normal(size=N_STATE)),
+            jnp.asarray(rng.normal(size=N_ACTION)),
+        )
+        sobolev_return = np.asarray(
+            _backward_sobolev_return(transition, policy, state, action, noises)
+        )
 
         def value(s, a):
             return float(_pathwise_return(transition, policy, s, a, noises))
@@ -115,7 +122,9 @@ def test_affine_map_matches_the_chain_rule_written_out():
             parts["dr_da"] + GAMMA * parts["jac_a"].T @ total,
         ]
     )
-    np.testing.assert_allclose(offset + GAMMA * linear @ np.concatenate([[g], u, v]), expected, rtol=1e-12)
+    np.testing.assert_allclose(
+        offset + GAMMA * linear @ np.concatenate([[g], u, v]), expected, rtol=1e-12
+    )
 
 
 def test_incomplete_map_equals_complete_map_when_state_gradient_is_coupled():
@@ -141,7 +150,9 @@ def test_done_removes_the_bootstrap():
     parts = _random_jacobians(np.random.default_rng(5))
     offset, linear = sc.sobolev_affine_map(**parts, done=1.0)
     assert np.all(linear == 0)
-    np.testing.assert_array_equal(offset, np.concatenate([[parts["reward"]], parts["dr_ds"], parts["dr_da"]]))
+    np.testing.assert_array_equal(
+        offset, np.concatenate([[parts["reward"]], parts["dr_ds"], parts["dr_da"]])
+    )
 
 
 def test_affine_map_is_jax_traceable_and_agrees_with_numpy():
@@ -175,18 +186,27 @@ def _two_state_mdp(gamma=0.8):
 def test_apply_operator_is_the_exact_mixture_of_push_forwards():
     mdp = _two_state_mdp()
     rng = np.random.default_rng(8)
-    laws = [sc.ParticleLaw(rng.normal(size=(4, 3)), rng.uniform(0.1, 1.0, size=4)) for _ in range(2)]
+    laws = [
+        sc.ParticleLaw(rng.normal(size=(4, 3)), rng.uniform(0.1, 1.0, size=4)) for _ in range(2)
+    ]
     image = sc.apply_operator(mdp, laws)
-    test_function = lambda points: np.sin(points @ np.array([1.0, -2.0, 0.5]))  # noqa: E731
+
+    def test_function(points):
+        return np.sin(points @ np.array([1.0, -2.0, 0.5]))
+
     for i, branches in enumerate(mdp.transitions):
         # E f(T X) computed branch by branch, independently of the particle bookkeeping.
         expected = sum(
             branch.prob
             * laws[branch.next_index].weights
-            @ test_function(branch.offset + mdp.gamma * laws[branch.next_index].points @ branch.linear.T)
+            @ test_function(
+                branch.offset + mdp.gamma * laws[branch.next_index].points @ branch.linear.T
+            )
             for branch in branches
         )
-        assert image[i].weights @ test_function(image[i].points) == pytest.approx(expected, rel=1e-12)
+        assert image[i].weights @ test_function(image[i].points) == pytest.approx(
+            expected, rel=1e-12
+        )
         assert image[i].weights.sum() == pytest.approx(1.0, rel=1e-12)
 
 
@@ -220,7 +240,9 @@ def test_iterate_operator_bound_covers_compression_error():
     assert exact[0].points.shape[0] == 2**6  # branching factor 2, no coincidences
     for law_exact, law_small in zip(exact, compressed, strict=True):
         distance = ot.emd2(
-            law_exact.weights, law_small.weights, ot.dist(law_exact.points, law_small.points, "euclidean")
+            law_exact.weights,
+            law_small.weights,
+            ot.dist(law_exact.points, law_small.points, "euclidean"),
         )
         assert distance <= bound * (1 + 1e-8)  # simplex round-off, as above
 

@@ -1,0 +1,1 @@
+"""Training code: DSDPG and its baselines, environments and noise wrappers."""

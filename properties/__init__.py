@@ -1,0 +1,1 @@
+"""Hypothesis strategies and property predicates for the Sobolev claims (SPEC §4)."""

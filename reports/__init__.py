@@ -1,0 +1,1 @@
+"""Render claim records (JSON) as Markdown, HTML and PNG plots."""

@@ -1,0 +1,1 @@
+"""Claim runners and the ``sobolev-verify`` command line."""
