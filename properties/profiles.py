@@ -1,7 +1,8 @@
 """Hypothesis settings profiles: ``default`` (fast), ``ci`` (derandomised), ``thorough``.
 
-Select with ``SOBOLEV_PROFILE=thorough`` or pytest's ``--hypothesis-profile``; when
-``CI`` is set and no profile is named, ``ci`` is loaded.
+Select with ``--sobolev-profile thorough`` or ``SOBOLEV_PROFILE=thorough`` (the pytest
+plugin in ``properties.plugin`` loads it; Hypothesis's ``--hypothesis-profile`` also works);
+when ``CI`` is set and no profile is named, ``ci`` is loaded.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def load_profile(name: str | None = None) -> str:
         name or os.environ.get("SOBOLEV_PROFILE") or ("ci" if os.environ.get("CI") else "default")
     )
     if chosen not in PROFILES:
-        raise ValueError(f"SOBOLEV_PROFILE must be one of {sorted(PROFILES)}; got {chosen!r}")
+        raise ValueError(
+            f"the Hypothesis profile must be one of {sorted(PROFILES)}; got {chosen!r}"
+        )
     settings.load_profile(chosen)
     return chosen

@@ -24,6 +24,7 @@ __all__ = [
     "kernels",
     "law_pairs",
     "linear_gaussian_systems",
+    "neural_cases",
     "particle_laws",
     "tabular_cases",
 ]
@@ -235,3 +236,33 @@ def kernels(*, families=("multiquadric", "energy")):
         "inverse_multiquadric": _floats(0.1, 10.0).map(sc.inverse_multiquadric),
     }
     return st.one_of([makers[name] for name in families])
+
+
+@st.composite
+def neural_cases(draw, *, state_dim=(1, 2), action_dim=(1, 2), width=4, gamma=(0.5, 0.95)):
+    """Small critic networks ``Z(s, a, ξ)`` (two of them, for ``η₁`` and ``η₂``), a tanh policy
+    and a stochastic tanh transition, weights drawn in [-1, 1]."""
+    from properties.neural import NeuralCase
+
+    n = draw(st.integers(*_check_range("state_dim", state_dim, 1, 6)))
+    m = draw(st.integers(*_check_range("action_dim", action_dim, 1, 6)))
+
+    def critic():
+        return dict(
+            W=draw(_arrays((width, n + m + 1), -1, 1)),
+            c=draw(_arrays(width, -1, 1)),
+            v=draw(_arrays(width, -1, 1)),
+        )
+
+    return NeuralCase(
+        critic_a=critic(),
+        critic_b=critic(),
+        policy=dict(K=draw(_arrays((m, n), -1, 1))),
+        transition=dict(
+            A=draw(_arrays((n, n), -1, 1)),
+            B=draw(_arrays((n, m), -1, 1)),
+            u=draw(_arrays(m, -1, 1)),
+            sigma=np.asarray(0.2),
+        ),
+        gamma=draw(_floats(*gamma)),
+    )

@@ -109,3 +109,17 @@ def test_c4a_growth_is_found_when_gamma_kappa_exceeds_one():
         P.check_wasserstein_contraction(
             case.mdp.gamma, case.mdp.transitions, laws_a, laws_b, 1, modulus=1.0
         )
+
+
+@given(case=S.neural_cases(), seed=st.integers(0, 2**16), p=st.sampled_from([1, 2]))
+def test_c1_neural_case_on_an_evaluation_set(case, seed, p):
+    """Neural case: 2 evaluation points × 3 transition noises, laws of 4 critic samples at the
+    next state-actions the operator reads; modulus from the sampled Jacobians."""
+    from properties.neural import neural_backup
+
+    rng = np.random.default_rng(seed)
+    points = rng.normal(size=(2, case.state_dim + case.action_dim))
+    transitions, next_a, next_b = neural_backup(
+        case, points, rng.normal(size=(3, case.state_dim)), rng.normal(size=(4, 1))
+    )
+    P.check_wasserstein_contraction(case.gamma, transitions, next_a, next_b, p)

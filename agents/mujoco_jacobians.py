@@ -1,0 +1,499 @@
+"""Jacobians of a whole Gymnasium MuJoCo env step, and the modulus ``κ`` along rollouts.
+
+SPEC §1 writes the environment as ``s' = f(s, a)`` with ``F_s = ∂f/∂s`` and ``F_a = ∂f/∂a``;
+SPEC §4 C1 bounds the Sobolev operator's Wasserstein modulus by ``γκ`` with
+
+    κ = sup ‖L‖_2,   L = blockdiag(1, M),   M = [F_sᵀ; F_aᵀ] [I_n, Π'ᵀ],
+
+so ``‖L‖_2 = max(1, ‖M‖_2)`` and the operator contracts for ``γ < γ_max = 1/κ``. This module
+measures ``F_s``, ``F_a`` for the real MuJoCo envs and ``κ`` along policy rollouts.
+
+**What "the env step" is.** ``env.step(action)`` in Gymnasium's ``MujocoEnv`` does
+``data.ctrl[:] = action; mj_step(model, data, nstep=frame_skip)`` followed by
+``mj_rnePostConstraint`` (which fills force read-outs only and leaves the state alone). The
+Jacobians here are those of exactly that map, all ``frame_skip`` substeps, computed on a
+scratch copy of ``data`` so the env itself is never touched.
+
+**State coordinates.** The *physics state* is MuJoCo's ``(qpos, qvel, act)``
+(``mjSTATE_QPOS | mjSTATE_QVEL | mjSTATE_ACT``: ``mjSTATE_PHYSICS`` minus the delay-history
+buffers, which none of these envs has; a model with history is refused). It has
+``nq + nv + na`` entries. The Jacobians are taken in *tangent coordinates*
+``x = (dq, dv, dact)`` of size ``2nv + na``, the convention of ``mujoco.mjd_transitionFD``:
+a position perturbation ``dq ∈ R^nv`` acts as ``qpos ⊕ dq = mj_integratePos(qpos, dq, 1)``
+(a quaternion of a free or ball joint is rotated by ``exp(dq/2)`` in the body frame, never
+added to), and a position difference is ``qpos₂ ⊖ qpos₁ = mj_differentiatePos(·, 1, qpos₁,
+qpos₂)``. For hinge and slide joints this is the plain difference. A policy written on the
+physics state is brought into these coordinates by :func:`state_tangent_map`.
+
+**Finite differences.** Central, step ``eps`` on every tangent coordinate and control; before
+every perturbed step the scratch data gets the env's full integration state
+(``mjSTATE_INTEGRATION``: time, qpos, qvel, act, solver warm start, ctrl, applied forces,
+mocap, ...) through ``mj_setState``, so every evaluation starts from the same bits. Column
+``j`` of ``[F_s F_a]`` is ``((f(x ⊕ eps e_j) ⊖ f(x)) − (f(x ⊖ eps e_j) ⊖ f(x))) / (2 eps)``.
+Contacts make the step only piecewise smooth; a difference that straddles a contact change
+measures a secant, not a derivative.
+
+Which integrator each env uses (``model.opt.integrator``; ``mjd_transitionFD`` refuses RK4):
+
+    InvertedPendulum-v5  RK4    frame_skip 2   HalfCheetah-v5  Euler  frame_skip 5
+    InvertedDoublePendulum-v5 RK4  frame_skip 5   Hopper-v5  RK4  frame_skip 4
+    Walker2d-v5  RK4  frame_skip 4   Ant-v5  RK4  frame_skip 5   Humanoid-v5  RK4  frame_skip 5
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import NamedTuple, Protocol
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from sobolev_core import sobolev_affine_map
+
+__all__ = [
+    "ENV_IDS",
+    "KappaRollout",
+    "Policy",
+    "RandomLinearPolicy",
+    "StepJacobians",
+    "TransitionJacobians",
+    "env_step_jacobians",
+    "kappa_along_rollout",
+    "make_env",
+    "physics_state",
+    "random_linear_policy",
+    "state_tangent_map",
+    "step_jacobians",
+    "transition_fd_reference",
+]
+
+# The v5 envs this module supports, with the keyword arguments ``make_env`` always passes.
+_ENV_DEFAULTS: dict[str, dict[str, object]] = {
+    "InvertedPendulum-v5": {},
+    "InvertedDoublePendulum-v5": {},
+    "HalfCheetah-v5": {},
+    "Hopper-v5": {},
+    "Walker2d-v5": {},
+    # 78 contact-force entries are not smooth in the state; SPEC §6.
+    "Ant-v5": {"include_cfrc_ext_in_observation": False},
+    "Humanoid-v5": {},
+}
+ENV_IDS: tuple[str, ...] = tuple(_ENV_DEFAULTS)
+
+_PHYSICS = int(mujoco.mjtState.mjSTATE_QPOS | mujoco.mjtState.mjSTATE_QVEL)
+_PHYSICS |= int(mujoco.mjtState.mjSTATE_ACT)
+_INTEGRATION = int(mujoco.mjtState.mjSTATE_INTEGRATION)
+
+
+def make_env(env_id: str, **kwargs) -> gym.Env:
+    """``gym.make(env_id, **defaults, **kwargs)`` for one of :data:`ENV_IDS`.
+
+    Ant-v5 gets ``include_cfrc_ext_in_observation=False`` unless ``kwargs`` says otherwise.
+
+    >>> make_env("Ant-v5").observation_space.shape
+    (27,)
+    """
+    if env_id not in _ENV_DEFAULTS:
+        raise ValueError(f"unknown env_id {env_id!r}; accepted ids are {', '.join(ENV_IDS)}")
+    return gym.make(env_id, **{**_ENV_DEFAULTS[env_id], **kwargs})
+
+
+class StepJacobians(NamedTuple):
+    """Tangent-space Jacobians of one env step ``x' = f(x, a)`` at ``(state, action)``.
+
+    ``jac_s`` is ``F_s`` of shape ``(2nv + na, 2nv + na)`` and ``jac_a`` is ``F_a`` of shape
+    ``(2nv + na, nu)``, rows and columns ordered ``(dq, dv, dact)`` then controls. ``state``
+    and ``next_state`` are physics states ``(qpos, qvel, act)`` of length ``nq + nv + na``:
+    the linearisation point and the unperturbed result of the step.
+    """
+
+    jac_s: np.ndarray
+    jac_a: np.ndarray
+    state: np.ndarray
+    action: np.ndarray
+    next_state: np.ndarray
+    n_substeps: int
+
+
+class TransitionJacobians(NamedTuple):
+    """``mjd_transitionFD``'s ``A`` (``jac_s``) and ``B`` (``jac_a``) for one physics step."""
+
+    jac_s: np.ndarray
+    jac_a: np.ndarray
+
+
+def _check_model(model: mujoco.MjModel) -> None:
+    history = mujoco.mj_stateSize(model, int(mujoco.mjtState.mjSTATE_HISTORY))
+    if history:
+        raise ValueError(
+            f"the model has {history} delay-history state entries, which these Jacobians do "
+            "not perturb; accepted: models with none (all Gymnasium v5 MuJoCo envs)"
+        )
+
+
+def _get_state(model: mujoco.MjModel, data: mujoco.MjData, spec: int) -> np.ndarray:
+    state = np.empty(mujoco.mj_stateSize(model, spec))
+    mujoco.mj_getState(model, data, state, spec)
+    return state
+
+
+def physics_state(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+    """The physics state ``(qpos, qvel, act)``, shape ``(nq + nv + na,)``, as a new array."""
+    return _get_state(model, data, _PHYSICS)
+
+
+def _check_action(model: mujoco.MjModel, action) -> np.ndarray:
+    action = np.asarray(action, dtype=float)
+    if action.shape != (model.nu,):
+        raise ValueError(
+            f"action must have shape ({model.nu},) (one entry per actuator); got shape {action.shape}"
+        )
+    if not np.all(np.isfinite(action)):
+        raise ValueError(f"action must be finite; got {action}")
+    return action
+
+
+def _check_eps(eps) -> float:
+    if not (np.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive finite step; got {eps!r}")
+    return float(eps)
+
+
+def step_jacobians(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    action=None,
+    *,
+    eps: float = 1e-6,
+    n_substeps: int = 1,
+) -> StepJacobians:
+    """Central-difference ``F_s``, ``F_a`` of ``n_substeps`` calls of ``mj_step`` from ``data``.
+
+    The map is ``x' = f(x, a)``: set ``ctrl = a``, then ``mj_step(model, ·, nstep=n_substeps)``,
+    from the full integration state of ``data`` (warm start, applied forces, ... held fixed).
+    ``F_s`` is ``(2nv + na) × (2nv + na)`` and ``F_a`` is ``(2nv + na) × nu`` in the tangent
+    coordinates of the module docstring. ``data`` is read, never written.
+
+    Args:
+      model: the MuJoCo model.
+      data: the linearisation state (not modified).
+      action: ``(nu,)`` control; ``None`` uses ``data.ctrl``.
+      eps: finite-difference step for every tangent coordinate and control.
+      n_substeps: number of physics steps (an env's ``frame_skip`` for a whole env step).
+    """
+    _check_model(model)
+    action = _check_action(model, data.ctrl if action is None else action)
+    eps = _check_eps(eps)
+    if not (isinstance(n_substeps, int | np.integer) and n_substeps >= 1):
+        raise ValueError(f"n_substeps must be a positive integer; got {n_substeps!r}")
+    nq, nv, na, nu = model.nq, model.nv, model.na, model.nu
+    n_tangent = 2 * nv + na
+    base = _get_state(model, data, _INTEGRATION)
+    scratch = mujoco.MjData(model)
+
+    def advance(delta_state: np.ndarray, delta_action: np.ndarray) -> np.ndarray:
+        mujoco.mj_setState(model, scratch, base, _INTEGRATION)
+        if delta_state[:nv].any():  # integratePos renormalises quaternions: skip when 0
+            mujoco.mj_integratePos(model, scratch.qpos, delta_state[:nv], 1.0)
+        scratch.qvel += delta_state[nv : 2 * nv]
+        scratch.act += delta_state[2 * nv :]
+        scratch.ctrl[:] = action + delta_action
+        mujoco.mj_step(model, scratch, nstep=int(n_substeps))
+        return physics_state(model, scratch)
+
+    zero_state, zero_action = np.zeros(n_tangent), np.zeros(nu)
+    next_state = advance(zero_state, zero_action)
+    tangent_step = np.empty(nv)
+
+    def minus_nominal(perturbed: np.ndarray) -> np.ndarray:
+        """Tangent difference ``perturbed ⊖ next_state`` of two physics states."""
+        mujoco.mj_differentiatePos(model, tangent_step, 1.0, next_state[:nq], perturbed[:nq])
+        return np.concatenate([tangent_step, perturbed[nq:] - next_state[nq:]])
+
+    jacobian = np.empty((n_tangent, n_tangent + nu))
+    for column in range(n_tangent + nu):
+        delta = np.zeros(n_tangent + nu)
+        delta[column] = eps
+        plus = minus_nominal(advance(delta[:n_tangent], delta[n_tangent:]))
+        minus = minus_nominal(advance(-delta[:n_tangent], -delta[n_tangent:]))
+        jacobian[:, column] = (plus - minus) / (2.0 * eps)
+    return StepJacobians(
+        jac_s=jacobian[:, :n_tangent],
+        jac_a=jacobian[:, n_tangent:],
+        state=physics_state(model, data),
+        action=action,
+        next_state=next_state,
+        n_substeps=int(n_substeps),
+    )
+
+
+def env_step_jacobians(
+    env: gym.Env, action=None, *, eps: float = 1e-6, n_substeps: int | None = None
+) -> StepJacobians:
+    """``F_s``, ``F_a`` of the whole ``env.step`` (all ``frame_skip`` substeps) at the env's state.
+
+    Equivalent to ``step_jacobians(model, data, action, n_substeps=frame_skip)`` on
+    ``env.unwrapped``; the env's ``data`` is left bit-identical, so a following
+    ``env.step(action)`` lands on ``next_state`` exactly.
+
+    Args:
+      env: a Gymnasium MuJoCo env (wrapped or not).
+      action: ``(nu,)`` action as passed to ``env.step``; ``None`` uses the current ctrl.
+      eps: finite-difference step.
+      n_substeps: override of ``frame_skip`` (``1`` gives one physics step).
+    """
+    sim = env.unwrapped
+    if not hasattr(sim, "model") or not hasattr(sim, "frame_skip"):
+        raise ValueError(f"env must be a Gymnasium MujocoEnv; got {type(sim).__name__}")
+    steps = sim.frame_skip if n_substeps is None else n_substeps
+    return step_jacobians(sim.model, sim.data, action, eps=eps, n_substeps=steps)
+
+
+def transition_fd_reference(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    eps: float = 1e-6,
+    *,
+    centered: bool = True,
+    action=None,
+) -> TransitionJacobians:
+    """MuJoCo's own ``mjd_transitionFD`` for ONE physics step, run on a copy of ``data``.
+
+    Same tangent convention as :func:`step_jacobians` with ``n_substeps=1``. MuJoCo refuses
+    the RK4 integrator (a ``FatalError``); this raises ``ValueError`` first instead. Near a
+    ctrl limit MuJoCo may difference one-sidedly, so compare at interior controls.
+    """
+    if int(model.opt.integrator) == int(mujoco.mjtIntegrator.mjINT_RK4):
+        raise ValueError(
+            "mjd_transitionFD does not support the RK4 integrator; accepted: Euler, implicit, "
+            "implicitfast models (use step_jacobians for RK4)"
+        )
+    eps = _check_eps(eps)
+    scratch = mujoco.MjData(model)
+    mujoco.mj_copyData(scratch, model, data)
+    if action is not None:
+        scratch.ctrl[:] = _check_action(model, action)
+    n_tangent = 2 * model.nv + model.na
+    jac_s = np.zeros((n_tangent, n_tangent))
+    jac_a = np.zeros((n_tangent, model.nu))
+    mujoco.mjd_transitionFD(model, scratch, eps, bool(centered), jac_s, jac_a, None, None)
+    return TransitionJacobians(jac_s=jac_s, jac_a=jac_a)
+
+
+def state_tangent_map(model: mujoco.MjModel, state) -> np.ndarray:
+    """``∂ state / ∂ x``: physics-state change per tangent coordinate, ``(nq+nv+na, 2nv+na)``.
+
+    ``blockdiag(P, I_nv, I_na)`` where ``P = ∂(qpos ⊕ dq)/∂dq`` at ``dq = 0``: identity
+    for hinge and slide joints and for a free joint's position; ``½ Q(q)`` for a unit
+    quaternion ``q`` rotated in the body frame, with ``Q(q) w = q ⊗ (0, w)``. A Jacobian on
+    the physics state times this map is the Jacobian in the tangent coordinates of ``F_s``.
+    """
+    state = np.asarray(state, dtype=float)
+    nq, nv, na = model.nq, model.nv, model.na
+    if state.shape != (nq + nv + na,):
+        raise ValueError(
+            f"state must be a physics state (qpos, qvel, act) of shape ({nq + nv + na},); "
+            f"got shape {state.shape}"
+        )
+    tangent_map = np.zeros((nq + nv + na, 2 * nv + na))
+    tangent_map[nq:, nv:] = np.eye(nv + na)
+    free, ball = int(mujoco.mjtJoint.mjJNT_FREE), int(mujoco.mjtJoint.mjJNT_BALL)
+    for joint in range(model.njnt):
+        kind = int(model.jnt_type[joint])  # pybind enums do not compare inside `in`
+        qadr, vadr = model.jnt_qposadr[joint], model.jnt_dofadr[joint]
+        if kind == free:
+            tangent_map[qadr : qadr + 3, vadr : vadr + 3] = np.eye(3)
+            qadr, vadr = qadr + 3, vadr + 3
+        if kind in (free, ball):
+            w, x, y, z = state[qadr : qadr + 4]
+            quat_times_pure = np.array([[-x, -y, -z], [w, -z, y], [z, w, -x], [-y, x, w]])
+            tangent_map[qadr : qadr + 4, vadr : vadr + 3] = 0.5 * quat_times_pure
+        else:  # hinge or slide
+            tangent_map[qadr, vadr] = 1.0
+    return tangent_map
+
+
+class Policy(Protocol):
+    """A deterministic policy on the physics state, with its Jacobian ``∂a/∂state``."""
+
+    def act(self, state: np.ndarray) -> np.ndarray: ...
+
+    def jacobian(self, state: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class RandomLinearPolicy:
+    """``π(s) = mid + half ⊙ tanh(W s + bias)`` on the physics state ``s = (qpos, qvel, act)``.
+
+    ``mid``/``half`` are the centre and half-width of each actuator's ctrlrange, so every
+    action lies inside the range (``env.step`` never clips it and ``F_a`` is not zeroed by
+    MuJoCo's ctrl clamping). ``∂π/∂s = diag(half ⊙ (1 − tanh²(W s + bias))) W``.
+
+    Fields: ``weight`` ``(m, d)``, ``bias`` ``(m,)``, ``ctrl_low`` and ``ctrl_high`` ``(m,)``
+    with ``d = nq + nv + na``.
+    """
+
+    weight: np.ndarray
+    bias: np.ndarray
+    ctrl_low: np.ndarray
+    ctrl_high: np.ndarray
+
+    def __post_init__(self):
+        weight = np.asarray(self.weight, dtype=float)
+        n_action = weight.shape[0] if weight.ndim == 2 else -1
+        shapes = {k: np.shape(getattr(self, k)) for k in ("bias", "ctrl_low", "ctrl_high")}
+        if n_action < 1 or any(s != (n_action,) for s in shapes.values()):
+            raise ValueError(
+                f"weight must be (m, d) and bias, ctrl_low, ctrl_high (m,); got weight "
+                f"{weight.shape} and {shapes}"
+            )
+        if not np.all(np.asarray(self.ctrl_low) < np.asarray(self.ctrl_high)):
+            raise ValueError(f"need ctrl_low < ctrl_high; got {self.ctrl_low}, {self.ctrl_high}")
+
+    def _pre_activation(self, state) -> np.ndarray:
+        state = np.asarray(state, dtype=float)
+        if state.shape != (self.weight.shape[1],):
+            raise ValueError(
+                f"state must have shape ({self.weight.shape[1]},); got shape {state.shape}"
+            )
+        return self.weight @ state + self.bias
+
+    def act(self, state) -> np.ndarray:
+        """``(m,)`` action inside ``[ctrl_low, ctrl_high]``."""
+        mid, half = (self.ctrl_high + self.ctrl_low) / 2, (self.ctrl_high - self.ctrl_low) / 2
+        return mid + half * np.tanh(self._pre_activation(state))
+
+    def jacobian(self, state) -> np.ndarray:
+        """``(m, d)`` Jacobian ``∂π/∂s`` on the physics state."""
+        half = (self.ctrl_high - self.ctrl_low) / 2
+        slope = half * (1.0 - np.tanh(self._pre_activation(state)) ** 2)
+        return slope[:, None] * self.weight
+
+
+def random_linear_policy(
+    model: mujoco.MjModel, *, seed: int, scale: float = 1.0, bias_scale: float = 0.1
+) -> RandomLinearPolicy:
+    """A :class:`RandomLinearPolicy` with ``W_ij ~ N(0, scale²/d)``, ``bias_i ~ N(0, bias_scale²)``.
+
+    With ``1/sqrt(d)`` scaling the pre-activation has the size of the state's RMS entry times
+    ``scale``, so the tanh is mostly unsaturated near the reset states and
+    ``‖Π'‖ ≈ half · scale · (1 + sqrt(m/d))``. Ctrl ranges come from
+    ``model.actuator_ctrlrange`` (``[-1, 1]`` for an actuator that is not ctrl-limited).
+    """
+    if not (np.isfinite(scale) and scale > 0 and np.isfinite(bias_scale) and bias_scale >= 0):
+        raise ValueError(f"need scale > 0 and bias_scale >= 0; got {scale!r}, {bias_scale!r}")
+    rng = np.random.default_rng(seed)
+    dim_state = model.nq + model.nv + model.na
+    limited = model.actuator_ctrllimited.astype(bool)
+    low = np.where(limited, model.actuator_ctrlrange[:, 0], -1.0)
+    high = np.where(limited, model.actuator_ctrlrange[:, 1], 1.0)
+    return RandomLinearPolicy(
+        weight=rng.normal(size=(model.nu, dim_state)) * scale / np.sqrt(dim_state),
+        bias=rng.normal(size=model.nu) * bias_scale,
+        ctrl_low=low.astype(float),
+        ctrl_high=high.astype(float),
+    )
+
+
+class KappaRollout(NamedTuple):
+    """Per-step ``‖L‖_2`` along a rollout and its summary (SPEC §4 C1).
+
+    ``op_norms[t] = ‖L_t‖_2 = max(1, ‖M_t‖_2)`` with ``M_t = [F_sᵀ; F_aᵀ][I, Π'ᵀ]`` at step
+    ``t`` (non-terminal ``L``: a terminal transition's true ``L`` is 0, so this bounds it);
+    ``grad_block_norms[t] = ‖M_t‖_2``; ``done[t]`` marks terminated or truncated steps (the env
+    is reset after them); ``jacobian_seconds[t]`` is the wall time of the whole-step Jacobian.
+    ``kappa = max op_norms``, ``gamma_max = 1/kappa``. ``replay_error`` is the largest
+    difference between the Jacobian's unperturbed ``next_state`` and the state ``env.step``
+    produced (0.0 when the linearised map is the env's step bit for bit).
+    """
+
+    env_id: str
+    op_norms: np.ndarray
+    grad_block_norms: np.ndarray
+    done: np.ndarray
+    jacobian_seconds: np.ndarray
+    median: float
+    q90: float
+    kappa: float
+    gamma_max: float
+    seconds_per_jacobian: float
+    replay_error: float
+
+
+def kappa_along_rollout(
+    env_id: str,
+    policy: Policy | None,
+    n_steps: int,
+    seed: int,
+    *,
+    eps: float = 1e-6,
+) -> KappaRollout:
+    """Roll ``policy`` out in ``env_id`` through ``env.step`` and measure ``‖L‖_2`` at each step.
+
+    At each step: ``a = π(s)``; ``F_s, F_a`` of the whole env step at ``(s, a)``
+    (:func:`env_step_jacobians`); ``env.step(a)``; ``Π' = ∂π/∂s(s') · state_tangent_map(s')``
+    at the next state; ``L`` from ``sobolev_core.sobolev_affine_map``. The env is reset with
+    ``seed`` once and reset without a seed (continuing its generator) after an episode ends.
+
+    Args:
+      env_id: one of :data:`ENV_IDS`.
+      policy: an object with ``act(state)`` and ``jacobian(state)`` on the physics state;
+        ``None`` draws ``random_linear_policy(model, seed=seed)``.
+      n_steps: number of transitions.
+      seed: reset seed (and policy seed when ``policy`` is None).
+      eps: finite-difference step.
+    """
+    if not (isinstance(n_steps, int | np.integer) and n_steps >= 1):
+        raise ValueError(f"n_steps must be a positive integer; got {n_steps!r}")
+    env = make_env(env_id)
+    try:
+        env.reset(seed=seed)
+        model, data = env.unwrapped.model, env.unwrapped.data
+        if policy is None:
+            policy = random_linear_policy(model, seed=seed)
+        n_tangent, n_action = 2 * model.nv + model.na, model.nu
+        op_norms, block_norms, done, seconds = [], [], [], []
+        replay_error = 0.0
+        for _ in range(n_steps):
+            state = physics_state(model, data)
+            action = policy.act(state)
+            start = time.perf_counter()
+            jacobians = env_step_jacobians(env, action, eps=eps)
+            seconds.append(time.perf_counter() - start)
+            _, _, terminated, truncated, _ = env.step(action)
+            next_state = physics_state(model, data)
+            replay_error = max(replay_error, float(np.abs(next_state - jacobians.next_state).max()))
+            policy_jac = policy.jacobian(next_state) @ state_tangent_map(model, next_state)
+            assert policy_jac.shape == (n_action, n_tangent)
+            _, linear = sobolev_affine_map(
+                0.0,
+                np.zeros(n_tangent),
+                np.zeros(n_action),
+                jacobians.jac_s,
+                jacobians.jac_a,
+                policy_jac,
+            )
+            op_norms.append(float(np.linalg.norm(linear, 2)))
+            block_norms.append(float(np.linalg.norm(linear[1:, 1:], 2)))
+            done.append(bool(terminated or truncated))
+            if terminated or truncated:
+                env.reset()
+    finally:
+        env.close()
+    op_norms = np.asarray(op_norms)
+    kappa = float(op_norms.max())
+    return KappaRollout(
+        env_id=env_id,
+        op_norms=op_norms,
+        grad_block_norms=np.asarray(block_norms),
+        done=np.asarray(done),
+        jacobian_seconds=np.asarray(seconds),
+        median=float(np.quantile(op_norms, 0.5)),
+        q90=float(np.quantile(op_norms, 0.9)),
+        kappa=kappa,
+        gamma_max=1.0 / kappa,
+        seconds_per_jacobian=float(np.mean(seconds)),
+        replay_error=replay_error,
+    )

@@ -1,0 +1,1 @@
+"""The kernel battery: run with ``pytest --sobolev-kernel SPEC --pyargs properties.battery``."""

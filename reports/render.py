@@ -1,0 +1,667 @@
+"""Render claim records as a Markdown report, a self-contained HTML page and PNG plots.
+
+Input is plain dicts, as ``records.json`` holds them (the fields of ``verify.records.Record``:
+claim, case, settings, seed, measured, bound, verdict, expected, details, versions). This
+module imports no other project package, so a report is rebuilt from the JSON alone
+(STYLE.md, "Layering").
+
+One document model (headings, paragraphs, tables of cells, figures) is built once and
+written twice, as Markdown and as HTML, so both carry the same content; every number in
+either goes through :func:`fmt`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["fmt", "load_records_json", "render_report"]
+
+VERDICTS = ("holds", "fails", "detected", "missed")
+# expected outcome -> the verdicts a record with that expectation may carry
+VERDICTS_FOR = {"holds": ("holds", "fails"), "fails": ("detected", "missed")}
+FAILING = ("fails", "missed")
+REQUIRED = ("claim", "case", "measured", "bound", "verdict")
+PLOT_NAMES = ("ratios", "gamma_sweep", "kappa", "kernels")
+KAPPA_GAMMA = 0.99  # the discount of the ‖L‖ = 1/γ line in kappa.png
+KERNEL_COLUMNS = (
+    ("alpha_min", "α min"),
+    ("alpha_quantiles", "α quantiles"),
+    ("cpd_min_eigenvalue", "CPD min eigenvalue"),
+    ("shift_invariance_gap", "shift-invariance gap"),
+    ("msmmd_ratio", "MS-MMD ratio"),
+    ("msmmd_bound", "MS-MMD bound"),
+)
+NEGATIVE_CONTROL_MEANING = {
+    "detected": "caught: the check rejects this case, built to violate the claim, as it must",
+    "missed": (
+        "not caught: the check accepted a case built to violate the claim, so it has no "
+        "power here and the report fails"
+    ),
+}
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+h1 { margin-bottom: 0.2em; }
+table { border-collapse: collapse; margin: 0.8em 0 1.6em; font-size: 0.92em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f2f2f2; }
+td.num { text-align: right; font-family: ui-monospace, monospace; }
+td.verdict { font-weight: bold; text-align: center; }
+td.holds, td.detected { background: #d8f3dc; color: #1b4332; }
+td.fails, td.missed { background: #ffd6d6; color: #7f1d1d; }
+p.status { font-size: 1.3em; font-weight: bold; padding: 0.4em 0.8em; display: inline-block; }
+p.pass { background: #d8f3dc; color: #1b4332; }
+p.fail { background: #ffd6d6; color: #7f1d1d; }
+p.versions { color: #555; font-size: 0.85em; }
+figure { margin: 1em 0; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { color: #555; font-size: 0.9em; }
+"""
+
+
+def fmt(value: Any) -> str:
+    """The one number format of a report: floats to 6 significant digits, integers exact.
+
+    ``None`` (a missing value) is an em dash; anything that is not a number is ``str``-ed.
+
+    >>> fmt(0.123456789), fmt(1.0), fmt(2.5e-9)
+    ('0.123457', '1', '2.5e-09')
+    >>> fmt(3), fmt(None), fmt(float("inf")), fmt(True)
+    ('3', '—', 'inf', 'true')
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return f"{float(value):.6g}"
+    return str(value)
+
+
+def ratio(measured: float, bound: float) -> float | None:
+    """``measured / bound``, or ``None`` where the bound is zero (no ratio to show)."""
+    return None if bound == 0 else measured / bound
+
+
+# -- reading and checking -------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_records(records: Any, source: str) -> None:
+    """Raise ``ValueError`` naming ``source``, the record index and the field if malformed."""
+    if not isinstance(records, Sequence) or isinstance(records, str | bytes):
+        raise ValueError(f"{source}: records must be a list of dicts; got {type(records).__name__}")
+    if len(records) == 0:
+        raise ValueError(f"{source}: no records to render (got an empty list)")
+    for index, record in enumerate(records):
+        where = f"{source}: record {index}"
+        if not isinstance(record, Mapping):
+            raise ValueError(f"{where} must be a dict; got {type(record).__name__}")
+        missing = [key for key in REQUIRED if key not in record]
+        if missing:
+            raise ValueError(f"{where} lacks {missing}; every record needs {list(REQUIRED)}")
+        for key in ("claim", "case"):
+            if not isinstance(record[key], str):
+                raise ValueError(f"{where}: {key} must be a string; got {record[key]!r}")
+        for key in ("measured", "bound"):
+            if not _is_number(record[key]):
+                raise ValueError(f"{where}: {key} must be a number; got {record[key]!r}")
+        verdict, expected = record["verdict"], record.get("expected", "holds")
+        if verdict not in VERDICTS:
+            raise ValueError(f"{where}: verdict must be one of {VERDICTS}; got {verdict!r}")
+        if expected not in VERDICTS_FOR:
+            raise ValueError(
+                f"{where}: expected must be one of {tuple(VERDICTS_FOR)}; got {expected!r}"
+            )
+        if verdict not in VERDICTS_FOR[expected]:
+            raise ValueError(
+                f"{where}: verdict {verdict!r} does not go with expected {expected!r} "
+                f"(accepted: {VERDICTS_FOR[expected]})"
+            )
+        for key in ("settings", "details", "versions"):
+            if not isinstance(record.get(key, {}), Mapping):
+                raise ValueError(f"{where}: {key} must be a dict; got {record[key]!r}")
+
+
+def load_records_json(path: Path | str) -> list[dict]:
+    """Read ``records.json`` (a JSON list of record dicts); malformed input is a ``ValueError``.
+
+    The message names the path and, for a bad record, its index and field.
+    """
+    path = Path(path)
+    try:
+        records = json.loads(path.read_text())
+    except OSError as error:
+        raise ValueError(f"cannot read records from {str(path)!r}: {error.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read records from {str(path)!r}: not JSON ({error})") from None
+    _check_records(records, repr(str(path)))
+    return records
+
+
+# -- document model -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Cell:
+    text: str
+    attrs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    text: str
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class _Table:
+    header: tuple[str, ...]
+    rows: list[list[_Cell]]
+
+
+@dataclass(frozen=True)
+class _Figure:
+    name: str  # plots/<name>.png
+    caption: str
+
+
+def _show(value: Any) -> str:
+    """A settings or meta value as text: numbers through ``fmt``, short lists in full."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        shown = [_show(v) for v in value[:6]]
+        more = f", … ({len(value)} items)" if len(value) > 6 else ""
+        return "[" + ", ".join(shown) + more + "]"
+    return fmt(value)
+
+
+def _settings_text(settings: Mapping) -> str:
+    return ", ".join(f"{key}={_show(value)}" for key, value in settings.items()) or "—"
+
+
+def _number_cell(index: int, field_name: str, value: Any) -> _Cell:
+    attrs = {"class": "num", "data-record": str(index), "data-field": field_name}
+    return _Cell(fmt(value), attrs)
+
+
+def _ratio_cell(index: int, record: Mapping) -> _Cell:
+    value = ratio(record["measured"], record["bound"])
+    return _Cell(fmt(value), {"class": "num", "data-record": str(index), "data-derived": "ratio"})
+
+
+def _verdict_cell(verdict: str) -> _Cell:
+    return _Cell(verdict, {"class": f"verdict {verdict}"})
+
+
+def _quantiles(spread: Any) -> list[tuple[str, float]]:
+    """``alpha_quantiles`` as (label, value) pairs: a dict {level: value} or a list of values."""
+    if isinstance(spread, Mapping):
+        pairs = [(str(level), value) for level, value in spread.items()]
+
+        def level_order(pair):
+            try:
+                return float(pair[0])
+            except ValueError:
+                return math.inf
+
+        pairs.sort(key=level_order)
+    elif isinstance(spread, list | tuple):
+        pairs = [(str(position), value) for position, value in enumerate(spread)]
+    else:
+        return []
+    return [(label, float(value)) for label, value in pairs if _is_number(value)]
+
+
+def _quantile_text(spread: Any) -> str:
+    if isinstance(spread, Mapping):
+        return ", ".join(f"q{label}: {fmt(value)}" for label, value in _quantiles(spread)) or "—"
+    if isinstance(spread, list | tuple):
+        return ", ".join(fmt(value) for _, value in _quantiles(spread)) or "—"
+    return fmt(spread)
+
+
+def _build_document(
+    records: list[dict], title: str, meta: Mapping | None, figures: list[_Figure]
+) -> list:
+    counts = {verdict: 0 for verdict in VERDICTS}
+    for record in records:
+        counts[record["verdict"]] += 1
+    passed = counts["fails"] == 0 and counts["missed"] == 0
+    blocks: list = [_Heading(1, title)]
+    status = "PASS" if passed else "FAIL"
+    blocks.append(_Paragraph(f"Overall: {status}", f"status {status.lower()}"))
+    for key, value in (meta or {}).items():
+        blocks.append(_Paragraph(f"{key}: {_show(value)}"))
+
+    blocks.append(_Heading(2, "Summary"))
+    blocks.append(
+        _Paragraph(
+            f"{fmt(len(records))} records. The report fails when any claim fails or any "
+            "negative control is missed."
+        )
+    )
+    blocks.append(
+        _Table(
+            ("verdict", "records"),
+            [[_verdict_cell(v), _Cell(fmt(counts[v]), {"class": "num"})] for v in VERDICTS],
+        )
+    )
+
+    claims: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        if record.get("expected", "holds") == "holds" and record["claim"] != "kernel":
+            claims.setdefault(record["claim"], []).append(index)
+    for claim, indices in claims.items():
+        blocks.append(_Heading(2, f"Claim {claim}"))
+        held = sum(records[i]["verdict"] == "holds" for i in indices)
+        blocks.append(_Paragraph(f"{fmt(held)} of {fmt(len(indices))} cases hold."))
+        rows = [
+            [
+                _Cell(records[i]["case"]),
+                _Cell(_settings_text(records[i].get("settings", {}))),
+                _number_cell(i, "measured", records[i]["measured"]),
+                _number_cell(i, "bound", records[i]["bound"]),
+                _ratio_cell(i, records[i]),
+                _verdict_cell(records[i]["verdict"]),
+            ]
+            for i in indices
+        ]
+        header = ("case", "settings", "measured", "bound", "measured/bound", "verdict")
+        blocks.append(_Table(header, rows))
+
+    controls = [i for i, r in enumerate(records) if r.get("expected", "holds") == "fails"]
+    blocks.append(_Heading(2, "Negative controls"))
+    if controls:
+        blocks.append(
+            _Paragraph(
+                "A negative control is a case built to violate a claim's hypotheses, so its "
+                "check must fail there. 'detected' means the check caught it; 'missed' means "
+                "the check passed a broken case, so a 'holds' elsewhere means little."
+            )
+        )
+        rows = []
+        for i in controls:
+            record = records[i]
+            note = record.get("details", {}).get("note")
+            meaning = NEGATIVE_CONTROL_MEANING[record["verdict"]]
+            rows.append(
+                [
+                    _Cell(record["claim"]),
+                    _Cell(record["case"]),
+                    _Cell(_settings_text(record.get("settings", {}))),
+                    _number_cell(i, "measured", record["measured"]),
+                    _number_cell(i, "bound", record["bound"]),
+                    _ratio_cell(i, record),
+                    _verdict_cell(record["verdict"]),
+                    _Cell(f"{meaning} ({note})" if isinstance(note, str) else meaning),
+                ]
+            )
+        header = (
+            "claim",
+            "case",
+            "settings",
+            "measured",
+            "bound",
+            "measured/bound",
+            "verdict",
+            "meaning",
+        )
+        blocks.append(_Table(header, rows))
+    else:
+        blocks.append(_Paragraph("No negative controls in this record set."))
+
+    kernels = [i for i, r in enumerate(records) if r["claim"] == "kernel"]
+    if kernels:
+        blocks.append(_Heading(2, "Kernels"))
+        rows = []
+        for i in kernels:
+            details = records[i].get("details", {})
+            row = [
+                _Cell(records[i]["case"]),
+                _number_cell(i, "measured", records[i]["measured"]),
+                _number_cell(i, "bound", records[i]["bound"]),
+            ]
+            for key, _ in KERNEL_COLUMNS:
+                if key == "alpha_quantiles":
+                    row.append(_Cell(_quantile_text(details.get(key)), {"class": "num"}))
+                else:
+                    row.append(_number_cell(i, f"details.{key}", details.get(key)))
+            row.append(_verdict_cell(records[i]["verdict"]))
+            rows.append(row)
+        header = ("kernel", "measured", "bound", *(label for _, label in KERNEL_COLUMNS), "verdict")
+        blocks.append(_Table(header, rows))
+
+    if figures:
+        blocks.append(_Heading(2, "Plots"))
+        blocks.extend(figures)
+
+    versions = records[0].get("versions", {})
+    shown = ", ".join(f"{name} {value}" for name, value in versions.items())
+    blocks.append(_Paragraph(f"versions: {shown or 'not recorded'}", "versions"))
+    return blocks
+
+
+# -- writers --------------------------------------------------------------------------------
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _to_markdown(blocks: list) -> str:
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, _Heading):
+            lines += ["#" * block.level + " " + block.text, ""]
+        elif isinstance(block, _Paragraph):
+            text = f"**{block.text}**" if "status" in block.css else block.text
+            lines += [text, ""]
+        elif isinstance(block, _Table):
+            lines.append("| " + " | ".join(block.header) + " |")
+            lines.append("|" + "---|" * len(block.header))
+            lines += ["| " + " | ".join(_md_cell(c.text) for c in row) + " |" for row in block.rows]
+            lines.append("")
+        elif isinstance(block, _Figure):
+            lines += [f"![{block.caption}](plots/{block.name}.png)", "", f"*{block.caption}*", ""]
+    return "\n".join(lines)
+
+
+def _attrs(attrs: Mapping[str, str]) -> str:
+    return "".join(f' {key}="{html.escape(value, quote=True)}"' for key, value in attrs.items())
+
+
+def _to_html(blocks: list, title: str, plots_dir: Path) -> str:
+    esc = html.escape
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{esc(title)}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+    ]
+    for block in blocks:
+        if isinstance(block, _Heading):
+            out.append(f"<h{block.level}>{esc(block.text)}</h{block.level}>")
+        elif isinstance(block, _Paragraph):
+            css = _attrs({"class": block.css}) if block.css else ""
+            out.append(f"<p{css}>{esc(block.text)}</p>")
+        elif isinstance(block, _Table):
+            out.append("<table>")
+            out.append("<thead><tr>" + "".join(f"<th>{esc(h)}</th>" for h in block.header))
+            out.append("</tr></thead>")
+            out.append("<tbody>")
+            for row in block.rows:
+                cells = "".join(f"<td{_attrs(c.attrs)}>{esc(c.text)}</td>" for c in row)
+                out.append(f"<tr>{cells}</tr>")
+            out.append("</tbody>")
+            out.append("</table>")
+        elif isinstance(block, _Figure):
+            png = (plots_dir / f"{block.name}.png").read_bytes()
+            source = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+            image = _attrs(
+                {"src": source, "data-file": f"plots/{block.name}.png", "alt": block.caption}
+            )
+            out.append(f"<figure><img{image}>")
+            out.append(f"<figcaption>{esc(block.caption)}</figcaption></figure>")
+    out += ["</body>", "</html>", ""]
+    return "\n".join(out)
+
+
+# -- plots ----------------------------------------------------------------------------------
+
+
+def _new_axes(size=(6.4, 4.8)):
+    from matplotlib.figure import Figure  # no pyplot: no global figure state, Agg on save
+
+    figure = Figure(figsize=size, layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def _save(figure, path: Path) -> None:
+    figure.savefig(path, format="png", dpi=100, metadata={"Software": None})
+
+
+def _colours(count: int) -> list:
+    from matplotlib import colormaps
+
+    palette = colormaps["tab10"]
+    return [palette(i % 10) for i in range(count)]
+
+
+def _spans_decades(values: list[float]) -> bool:
+    return bool(values) and min(values) > 0 and max(values) / min(values) >= 100
+
+
+def _plot_ratios(records: list[dict], path: Path) -> bool:
+    chosen = [
+        r
+        for r in records
+        if r.get("expected", "holds") == "holds"
+        and math.isfinite(r["measured"])
+        and math.isfinite(r["bound"])
+    ]
+    if not chosen:
+        return False
+    figure, axes = _new_axes()
+    claims = list(dict.fromkeys(r["claim"] for r in chosen))
+    for claim, colour in zip(claims, _colours(len(claims)), strict=True):
+        points = [r for r in chosen if r["claim"] == claim]
+        axes.scatter(
+            [r["bound"] for r in points], [r["measured"] for r in points], color=colour, label=claim
+        )
+    failing = [r for r in chosen if r["verdict"] == "fails"]
+    if failing:
+        axes.scatter(
+            [r["bound"] for r in failing],
+            [r["measured"] for r in failing],
+            marker="o",
+            s=160,
+            facecolors="none",
+            edgecolors="red",
+            linewidths=2,
+            label="fails",
+        )
+    values = [r[key] for r in chosen for key in ("measured", "bound")]
+    low, high = min(values), max(values)
+    axes.plot([low, high], [low, high], "k--", linewidth=1, label="measured = bound")
+    if _spans_decades(values):
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+    axes.set_xlabel("bound")
+    axes.set_ylabel("measured")
+    axes.set_title("Measured against bound (on or below the diagonal: holds)")
+    axes.legend(fontsize="small")
+    _save(figure, path)
+    return True
+
+
+def _plot_gamma_sweep(records: list[dict], path: Path) -> bool:
+    sweep = [r for r in records if r["claim"] == "C1-sweep"]
+    if not sweep:
+        return False
+    for record in sweep:
+        settings = record.get("settings", {})
+        for key in ("gamma", "kappa"):
+            if not _is_number(settings.get(key)):
+                raise ValueError(
+                    f"C1-sweep record {record['case']!r} needs a numeric settings[{key!r}]; "
+                    f"got {settings.get(key)!r}"
+                )
+    figure, axes = _new_axes((7.2, 5.0))
+    cases = list(dict.fromkeys(r["case"] for r in sweep))
+    for case, colour in zip(cases, _colours(len(cases)), strict=True):
+        points = sorted(
+            (r for r in sweep if r["case"] == case), key=lambda r: r["settings"]["gamma"]
+        )
+        gammas = [r["settings"]["gamma"] for r in points]
+        axes.plot(
+            gammas, [r["measured"] for r in points], "o-", color=colour, label=f"{case}: measured"
+        )
+        axes.plot(
+            gammas, [r["bound"] for r in points], "--", color=colour, label=f"{case}: bound γκ"
+        )
+        for kappa in dict.fromkeys(r["settings"]["kappa"] for r in points):
+            if kappa > 0:
+                axes.axvline(
+                    1 / kappa,
+                    color=colour,
+                    linestyle=":",
+                    label=f"{case}: γκ = 1 at γ = 1/κ = {fmt(1 / kappa)}",
+                )
+        failing = [r for r in points if r["verdict"] == "fails"]
+        if failing:
+            axes.scatter(
+                [r["settings"]["gamma"] for r in failing],
+                [r["measured"] for r in failing],
+                marker="x",
+                s=90,
+                color="red",
+                zorder=3,
+            )
+    axes.axhline(1.0, color="black", linewidth=1, label="ratio = 1")
+    axes.set_xlabel("γ (discount)")
+    axes.set_ylabel("worst contraction ratio")
+    axes.set_title("Smoothness trade-off: the Sobolev operator contracts while γκ < 1")
+    axes.legend(fontsize="x-small")
+    _save(figure, path)
+    return True
+
+
+def _plot_kappa(records: list[dict], path: Path) -> bool:
+    chosen = [r for r in records if r["claim"] == "kappa-mujoco"]
+    if not chosen:
+        return False
+    samples, labels = [], []
+    for record in chosen:
+        norms = record.get("details", {}).get("norms")
+        if not isinstance(norms, list | tuple) or not norms or not all(map(_is_number, norms)):
+            raise ValueError(
+                f"kappa-mujoco record {record['case']!r} needs details['norms'], a non-empty "
+                f"list of numbers; got {norms!r}"
+            )
+        samples.append([float(v) for v in norms])
+        labels.append(record["case"])
+    figure, axes = _new_axes((max(6.4, 1.2 * len(chosen) + 2), 4.8))
+    axes.boxplot(samples, tick_labels=labels)
+    line = 1 / KAPPA_GAMMA
+    axes.axhline(line, color="red", linestyle="--", label=f"‖L‖ = 1/γ, γ = {fmt(KAPPA_GAMMA)}")
+    if min(min(s) for s in samples) > 0:
+        axes.set_yscale("log")
+    axes.set_ylabel("‖L‖")
+    axes.set_title("Distribution of ‖L‖ per environment")
+    axes.legend(fontsize="small")
+    for tick in axes.get_xticklabels():
+        tick.set_rotation(20)
+        tick.set_horizontalalignment("right")
+    _save(figure, path)
+    return True
+
+
+def _plot_kernels(records: list[dict], path: Path) -> bool:
+    chosen = [
+        r
+        for r in records
+        if r["claim"] == "kernel" and _is_number(r.get("details", {}).get("alpha_min"))
+    ]
+    if not chosen:
+        return False
+    figure, axes = _new_axes((max(6.4, 1.0 * len(chosen) + 2), 4.8))
+    positions = range(len(chosen))
+    for position, record in zip(positions, chosen, strict=True):
+        details = record["details"]
+        spread = [value for _, value in _quantiles(details.get("alpha_quantiles"))]
+        if spread:
+            axes.vlines(position, min(spread), max(spread), color="tab:blue", linewidth=3)
+            axes.scatter([position] * len(spread), spread, color="tab:blue", s=20, zorder=3)
+        axes.scatter(position, details["alpha_min"], marker="v", s=80, color="black", zorder=4)
+    axes.scatter([], [], color="tab:blue", s=20, label="α quantiles (spread)")
+    axes.scatter([], [], marker="v", color="black", label="α min (estimate)")
+    axes.axhline(0.0, color="red", linestyle="--", linewidth=1, label="α = 0")
+    axes.set_xticks(list(positions), [r["case"] for r in chosen], rotation=20, ha="right")
+    axes.set_xlim(-0.6, len(chosen) - 0.4)
+    axes.set_ylabel("scale-sensitivity order α")
+    axes.set_title("Kernel order estimates")
+    axes.legend(fontsize="small")
+    _save(figure, path)
+    return True
+
+
+_PLOTTERS = {
+    "ratios": (_plot_ratios, "Measured against bound for every claim record expected to hold."),
+    "gamma_sweep": (
+        _plot_gamma_sweep,
+        "C1 sweep: worst contraction ratio and the bound γκ against γ; dotted lines mark γκ = 1.",
+    ),
+    "kappa": (
+        _plot_kappa,
+        f"‖L‖ per MuJoCo environment, with the contraction threshold 1/γ at γ = {fmt(KAPPA_GAMMA)}.",
+    ),
+    "kernels": (_plot_kernels, "Kernel order α: minimum estimate and quantile spread."),
+}
+
+
+# -- entry point ----------------------------------------------------------------------------
+
+
+def render_report(
+    records: list[dict],
+    out_dir: Path,
+    *,
+    title: str = "Sobolev contraction report",
+    meta: dict | None = None,
+) -> dict[str, Path]:
+    """Write ``report.md``, ``index.html`` and ``plots/*.png`` for ``records`` into ``out_dir``.
+
+    ``records`` are plain dicts (as ``records.json`` holds them); ``meta`` is shown under the
+    title (e.g. budget, seed, run time). The overall status is FAIL when any verdict is
+    ``fails`` or ``missed``. Plots whose records are absent are skipped (and a stale copy
+    from an earlier run is removed). Returns ``{relative path: absolute path}`` of every file
+    written, e.g. ``{"report.md": ..., "index.html": ..., "plots/ratios.png": ...}``.
+
+    Raises ``ValueError`` for an empty or malformed record list.
+    """
+    _check_records(records, "render_report")
+    if meta is not None and not isinstance(meta, Mapping):
+        raise ValueError(f"render_report: meta must be a dict or None; got {type(meta).__name__}")
+    out_dir = Path(out_dir)
+    plots_dir = out_dir / "plots"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    figures = []
+    for name in PLOT_NAMES:
+        plotter, caption = _PLOTTERS[name]
+        path = plots_dir / f"{name}.png"
+        if plotter(records, path):
+            written[f"plots/{name}.png"] = path
+            figures.append(_Figure(name, caption))
+        else:
+            path.unlink(missing_ok=True)
+    blocks = _build_document(records, title, meta, figures)
+    (out_dir / "report.md").write_text(_to_markdown(blocks), encoding="utf-8")
+    (out_dir / "index.html").write_text(_to_html(blocks, title, plots_dir), encoding="utf-8")
+    written["report.md"] = out_dir / "report.md"
+    written["index.html"] = out_dir / "index.html"
+    return written

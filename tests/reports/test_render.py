@@ -1,0 +1,358 @@
+"""Report rendering: well-formed offline HTML, numbers traceable to records, plots, status."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from reports import fmt, load_records_json, render_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+VERSIONS = {"python": "3.11.9", "numpy": "2.1.0", "matplotlib": "3.11.2"}
+
+
+def _record(claim, case, measured, bound, verdict, *, expected="holds", settings=None, **details):
+    return dict(
+        claim=claim,
+        case=case,
+        settings=settings or {},
+        seed=0,
+        measured=measured,
+        bound=bound,
+        verdict=verdict,
+        expected=expected,
+        details=details,
+        versions=VERSIONS,
+    )
+
+
+def _records() -> list[dict]:
+    """Every plot type, a failing claim and a missed negative control; values span decades."""
+    records = [
+        _record("C1", "tabular/W1", 0.81, 0.9, "holds", settings=dict(gamma=0.9, kappa=1.0, p=1)),
+        _record("C1", "tabular/W2", 1.0 / 3.0, 0.96, "holds", settings=dict(gamma=0.8, p=2)),
+        _record("C1", "tabular/broken", 1.2345678, 0.9, "fails", settings=dict(gamma=0.9)),
+        _record("C2", "linear-gaussian", 2.5e-4, 3.1e-3, "holds", settings=dict(d=3)),
+        _record("C2", "zero-bound", 0.0, 0.0, "holds"),
+    ]
+    for case, kappa in (("tabular/W1", 1.2), ("linear/W2", 1.5)):
+        for gamma in (0.5, 0.6, 0.7, 0.8, 0.9, 0.99):
+            bound = gamma * kappa
+            measured = 0.93 * bound
+            records.append(
+                _record(
+                    "C1-sweep",
+                    case,
+                    measured,
+                    bound,
+                    "holds",
+                    settings=dict(gamma=gamma, kappa=kappa, p=1),
+                )
+            )
+    records += [
+        _record(
+            "kappa-mujoco", "HalfCheetah-v5", 3.2, 1 / 0.99, "holds", norms=[0.5, 1.1, 3.2, 12.0]
+        ),
+        _record("kappa-mujoco", "Hopper-v5", 0.9, 1 / 0.99, "holds", norms=[0.2, 0.4, 0.9]),
+        _record(
+            "kernel",
+            "energy(1.5)",
+            0.5,
+            1.0,
+            "holds",
+            alpha_min=1.5,
+            alpha_quantiles={"0.01": 1.5, "0.5": 1.5, "0.99": 1.5},
+            cpd_min_eigenvalue=-3.2e-15,
+            shift_invariance_gap=0.0,
+            msmmd_ratio=0.5,
+            msmmd_bound=0.9,
+        ),
+        _record(
+            "kernel",
+            "multiquadric(100)",
+            0.7,
+            1.0,
+            "holds",
+            alpha_min=1.0000001,
+            alpha_quantiles={"0.01": 1.01, "0.5": 1.7, "0.99": 1.98},
+            cpd_min_eigenvalue=1e-9,
+            shift_invariance_gap=2e-16,
+            msmmd_ratio=0.7,
+            msmmd_bound=0.9,
+        ),
+        _record(
+            "C4b",
+            "gaussian-not-scale-sensitive",
+            1.7,
+            1.0,
+            "detected",
+            expected="fails",
+            note="Gaussian kernel",
+        ),
+        _record("C3", "mutant/no-gamma", 0.5, 0.9, "missed", expected="fails"),
+    ]
+    return records
+
+
+def _round_trip(records: list[dict], folder: Path) -> list[dict]:
+    """What a report reads: records.json on disk."""
+    path = folder / "records.json"
+    path.write_text(json.dumps(records, indent=2))
+    return load_records_json(path)
+
+
+class _Page(HTMLParser):
+    """Tag balance, every src/href, images, and the text of every data-record cell."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.links: list[str] = []
+        self.images: list[dict] = []
+        self.cells: list[tuple[dict, str]] = []
+        self.verdicts: list[tuple[str, str]] = []
+        self.styles: list[str] = []
+        self._open: tuple[dict, list[str]] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.links += [attrs[key] for key in ("src", "href") if key in attrs]
+        if tag == "img":
+            self.images.append(attrs)
+        if tag not in VOID:
+            self.stack.append(tag)
+        if tag == "td" or tag == "style":
+            self._open = (dict(attrs, tag=tag), [])
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.stack.pop()
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            self.errors.append(f"end tag for void element <{tag}>")
+        elif not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:]} ")
+        else:
+            self.stack.pop()
+        if self._open is not None and tag == self._open[0]["tag"]:
+            attrs, parts = self._open
+            text = "".join(parts)
+            if tag == "style":
+                self.styles.append(text)
+            elif "data-record" in attrs:
+                self.cells.append((attrs, text))
+            if "verdict" in attrs.get("class", "").split():
+                self.verdicts.append((attrs["class"], text))
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open[1].append(data)
+
+
+def _parse(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    page.close()
+    return page
+
+
+def _field(record: dict, name: str):
+    value = record
+    for part in name.split("."):
+        value = value[part]
+    return value
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    records = _round_trip(_records(), folder)
+    written = render_report(records, folder, meta={"budget": "quick", "seconds": 12.345678})
+    return records, folder, written
+
+
+def test_fmt_is_six_significant_digits_and_exact_integers():
+    assert fmt(0.123456789) == "0.123457"
+    assert fmt(1.0 / 3.0) == "0.333333"
+    assert fmt(1234567.0) == "1.23457e+06"
+    assert fmt(2.5e-4) == "0.00025"
+    assert fmt(1234567) == "1234567"
+    assert fmt(None) == "—"
+    assert fmt(float("nan")) == "nan"
+
+
+def test_returns_every_file_written(rendered):
+    _, folder, written = rendered
+    expected = {"report.md", "index.html"} | {
+        f"plots/{name}.png" for name in ("ratios", "gamma_sweep", "kappa", "kernels")
+    }
+    assert set(written) == expected
+    for relative, path in written.items():
+        assert path == folder / relative and path.is_file() and path.stat().st_size > 0
+
+
+def test_html_is_well_formed(rendered):
+    _, folder, _ = rendered
+    page = _parse(folder / "index.html")
+    assert page.errors == []
+    assert page.stack == [], f"unclosed tags: {page.stack}"
+
+
+def test_html_makes_no_external_reference(rendered):
+    _, folder, _ = rendered
+    page = _parse(folder / "index.html")
+    assert page.links, "expected the embedded images' src"
+    for link in page.links:
+        assert not link.lower().startswith(("http", "//", "file:")), link[:60]
+        assert link.startswith("data:image/png;base64,"), link[:60]
+    css = "".join(page.styles)
+    assert css and "url(" not in css and "@import" not in css
+    text = (folder / "index.html").read_text(encoding="utf-8")
+    assert not re.search(r"<(script|link|iframe)\b", text)
+
+
+def test_every_image_is_embedded_and_written_to_plots(rendered):
+    _, folder, _ = rendered
+    page = _parse(folder / "index.html")
+    files = sorted(image["data-file"] for image in page.images)
+    assert files == sorted(f"plots/{n}.png" for n in ("ratios", "gamma_sweep", "kappa", "kernels"))
+    for image in page.images:
+        prefix = "data:image/png;base64,"
+        assert image["src"].startswith(prefix)
+        embedded = base64.b64decode(image["src"][len(prefix) :], validate=True)
+        assert embedded.startswith(PNG_MAGIC)
+        on_disk = (folder / image["data-file"]).read_bytes()
+        assert on_disk.startswith(PNG_MAGIC)
+        assert on_disk == embedded
+
+
+def test_every_number_cell_matches_its_record(rendered):
+    records, folder, _ = rendered
+    page = _parse(folder / "index.html")
+    seen = set()
+    for attrs, text in page.cells:
+        record = records[int(attrs["data-record"])]
+        if "data-field" in attrs:
+            value = _field(record, attrs["data-field"])
+            seen.add((int(attrs["data-record"]), attrs["data-field"]))
+        else:
+            assert attrs["data-derived"] == "ratio"
+            bound = record["bound"]
+            value = record["measured"] / bound if bound != 0 else None
+        assert text == fmt(value), (attrs, text)
+    for index in range(len(records)):
+        assert {(index, "measured"), (index, "bound")} <= seen, f"record {index} not shown"
+    assert (len(records) - 4, "details.alpha_min") in seen  # kernel table
+    # Spot-check against literal strings, so the test is not only fmt against itself.
+    texts = {(int(a["data-record"]), a.get("data-field")): t for a, t in page.cells}
+    assert texts[(2, "measured")] == "1.23457"
+    assert texts[(1, "measured")] == "0.333333"
+
+
+def test_verdict_cells_are_colour_coded(rendered):
+    _, folder, _ = rendered
+    page = _parse(folder / "index.html")
+    assert page.verdicts
+    for css_class, text in page.verdicts:
+        assert css_class.split() == ["verdict", text]
+    css = "".join(page.styles)
+    for verdict in ("holds", "fails", "detected", "missed"):
+        assert f"td.{verdict}" in css
+
+
+def test_markdown_has_every_case_the_counts_and_the_versions(rendered):
+    records, folder, _ = rendered
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    for record in records:
+        assert record["case"] in markdown
+    for verdict in ("holds", "fails", "detected", "missed"):
+        count = sum(r["verdict"] == verdict for r in records)
+        assert f"| {verdict} | {count} |" in markdown
+    assert "**Overall: FAIL**" in markdown
+    assert "## Negative controls" in markdown and "not caught" in markdown
+    assert "## Kernels" in markdown and "## Claim C1" in markdown
+    assert "versions: python 3.11.9, numpy 2.1.0, matplotlib 3.11.2" in markdown
+    assert "seconds: 12.3457" in markdown
+    for name in ("ratios", "gamma_sweep", "kappa", "kernels"):
+        assert f"(plots/{name}.png)" in markdown
+
+
+def test_html_carries_the_markdown_content(rendered):
+    records, folder, _ = rendered
+    text = (folder / "index.html").read_text(encoding="utf-8")
+    assert "Overall: FAIL" in text and "status fail" in text
+    for record in records:
+        assert record["case"] in text
+
+
+def test_all_ok_passes_and_skips_absent_plots(tmp_path):
+    """Only C1 claims and a detected control: PASS; stale plots of an earlier run go."""
+    records = [r for r in _records() if r["verdict"] in ("holds", "detected")]
+    only_c1 = [r for r in records if r["claim"] in ("C1", "C4b")]
+    render_report(_records(), tmp_path)
+    assert (tmp_path / "plots" / "kappa.png").exists()
+    written = render_report(_round_trip(only_c1, tmp_path), tmp_path, title="Tiny")
+    assert set(written) == {"report.md", "index.html", "plots/ratios.png"}
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["ratios.png"]
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert markdown.startswith("# Tiny\n") and "**Overall: PASS**" in markdown
+    assert "FAIL" not in markdown
+    page = _parse(tmp_path / "index.html")
+    assert page.errors == [] and page.stack == []
+    assert [image["data-file"] for image in page.images] == ["plots/ratios.png"]
+
+
+def test_a_missed_control_alone_fails_the_report(tmp_path):
+    records = [r for r in _records() if r["verdict"] != "fails"]
+    render_report(records, tmp_path)
+    assert "**Overall: FAIL**" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_empty_and_malformed_records_are_clear_value_errors(tmp_path):
+    with pytest.raises(ValueError, match="no records to render"):
+        render_report([], tmp_path)
+    with pytest.raises(ValueError, match=r"record 1 lacks \['bound'\]"):
+        render_report(
+            [_records()[0], {k: v for k, v in _records()[0].items() if k != "bound"}], tmp_path
+        )
+    with pytest.raises(ValueError, match="verdict 'holds' does not go with expected 'fails'"):
+        render_report([dict(_records()[0], expected="fails")], tmp_path)
+    with pytest.raises(ValueError, match="measured must be a number"):
+        render_report([dict(_records()[0], measured="0.8")], tmp_path)
+    with pytest.raises(ValueError, match="details\\['norms'\\]"):
+        render_report([_record("kappa-mujoco", "Ant-v5", 1.0, 1.0, "holds")], tmp_path)
+    assert not (tmp_path / "report.md").exists()
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("{not json", "not JSON"),
+        ('{"claim": "C1"}', "must be a list"),
+        ("[]", "no records to render"),
+        ('[{"claim": "C1", "case": "x", "measured": 1, "bound": 1}]', "record 0 lacks"),
+    ],
+)
+def test_load_records_json_names_the_path(tmp_path, content, fragment):
+    path = tmp_path / "records.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=fragment) as error:
+        load_records_json(path)
+    assert str(path) in str(error.value)
+
+
+def test_load_records_json_missing_file(tmp_path):
+    path = tmp_path / "absent.json"
+    with pytest.raises(ValueError, match="cannot read records") as error:
+        load_records_json(path)
+    assert str(path) in str(error.value)
