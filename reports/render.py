@@ -460,6 +460,7 @@ def _plot_ratios(records: list[dict], path: Path) -> bool:
         r
         for r in records
         if r.get("expected", "holds") == "holds"
+        and r["claim"] not in ("kappa-mujoco", "kernel")  # plotted on their own
         and math.isfinite(r["measured"])
         and math.isfinite(r["bound"])
     ]

@@ -6,6 +6,7 @@ Bad usage prints one line and exits 2; a claim that fails exits 1; success exits
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,17 +34,67 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
     report.add_argument("--out", default=None, help="report folder (default sobolev-report)")
     report.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    report.add_argument(
+        "--resume", action="store_true", help="reuse claims already finished in --out"
+    )
+
+    render = commands.add_parser("render", help="re-render a report from its records.json")
+    render.add_argument("records", metavar="RECORDS", help="path to records.json")
+    render.add_argument("--out", default=None, help="report folder (default: the records' folder)")
+    render.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+    kernel = commands.add_parser("kernel", help="validate a kernel choice for MSMMD critics")
+    kernel.add_argument(
+        "spec", metavar="SPEC", help="'multiquadric:h=100', 'energy:beta=1.5' or 'pkg.mod:fn'"
+    )
+    kernel.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    kernel.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+    jacobians = commands.add_parser(
+        "jacobians", help="κ of a Gymnasium MuJoCo env's whole-step Jacobians"
+    )
+    jacobians.add_argument("env", metavar="ENV", help="e.g. HalfCheetah-v5, Hopper-v5, Ant-v5")
+    jacobians.add_argument("--steps", type=int, default=20, help="rollout length (default 20)")
+    jacobians.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    jacobians.add_argument(
+        "--eps", type=float, default=1e-6, help="finite-difference step (default 1e-6)"
+    )
+    jacobians.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Like `python -m`, let 'package.module:function' kernel specs name modules in the
+    # current directory.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
         if args.command == "report":
             from verify.report_job import run_report
 
-            return run_report(budget=args.budget, seed=args.seed, out=args.out, as_json=args.json)
+            return run_report(
+                budget=args.budget,
+                seed=args.seed,
+                out=args.out,
+                as_json=args.json,
+                resume=args.resume,
+            )
+        if args.command == "render":
+            from verify.report_job import run_render
+
+            return run_render(records_path=args.records, out=args.out, as_json=args.json)
+        if args.command == "kernel":
+            from verify.kernel_job import run_kernel
+
+            return run_kernel(spec=args.spec, seed=args.seed, as_json=args.json)
+        if args.command == "jacobians":
+            from verify.kernel_job import run_jacobians
+
+            return run_jacobians(
+                env_id=args.env, steps=args.steps, seed=args.seed, eps=args.eps, as_json=args.json
+            )
         raise UsageError(f"{PROG}: error: unknown command {args.command!r}")
     except UsageError as error:
         print(str(error), file=sys.stderr)

@@ -1,106 +1,127 @@
-"""``sobolev-verify report``: run the claim set, write records and a report folder."""
+"""``sobolev-verify report`` and ``render``: run the claim set, keep finished claims on disk,
+write records and the rendered report.
+
+Each claim's records go to ``OUT/.partial/<claim>.json`` as soon as the claim finishes;
+``--resume`` reuses those whose budget and seed match, so an interrupted full run loses
+nothing finished. ``records.json`` gathers all records; ``reports`` renders them.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
-import numpy as np
-
-import sobolev_core as sc
-from properties.generators import random_particle_law, random_tabular_mdp
 from verify.cli import UsageError
-from verify.records import Record, library_versions, save_records
+from verify.records import Record, library_versions, load_records, save_records
 
-BUDGETS = {"quick": dict(n_mdps=6, n_pairs=4), "full": dict(n_mdps=40, n_pairs=16)}
-
-
-def _tabular_wasserstein(budget: dict, seed: int, versions: dict) -> list[Record]:
-    """C1 on random tabular MDPs: worst ratio W̄_p(Tη₁,Tη₂)/W̄_p(η₁,η₂) against γκ."""
-    records = []
-    for p in (1, 2):
-        for gamma, kappa in ((0.9, 1.0), (0.8, 1.2), (0.5, 1.8)):
-            rng = np.random.default_rng([seed, p, int(100 * gamma)])
-            worst = 0.0
-            for _ in range(budget["n_mdps"]):
-                mdp = random_tabular_mdp(rng, gamma=gamma, kappa=kappa)
-                for _ in range(budget["n_pairs"]):
-                    laws = [
-                        [
-                            random_particle_law(rng, mdp.dimension)
-                            for _ in range(mdp.n_state_actions)
-                        ]
-                        for _ in range(2)
-                    ]
-                    images = [sc.apply_operator(mdp, law) for law in laws]
-
-                    def distance(a, b, p=p):
-                        return sc.wasserstein(a.points, b.points, p, a.weights, b.weights)
-
-                    before, _ = sc.sup_distance(distance, *laws)
-                    after, _ = sc.sup_distance(distance, *images)
-                    worst = max(worst, after / before)
-            bound = gamma * kappa
-            # exact solvers in float64: allow 1e-9 relative for the network simplex's round-off
-            verdict = "holds" if worst <= bound * (1 + 1e-9) else "fails"
-            records.append(
-                Record(
-                    claim="C1",
-                    case=f"tabular/W{p}",
-                    settings=dict(gamma=gamma, kappa=kappa, p=p, **budget),
-                    seed=seed,
-                    measured=worst,
-                    bound=bound,
-                    verdict=verdict,
-                    versions=versions,
-                )
-            )
-    return records
+DEFAULT_OUT = "sobolev-report"
 
 
-def run_report(*, budget: str, seed: int, out: str | None, as_json: bool) -> int:
+def _writable_folder(out: str | None, command: str) -> Path:
+    folder = Path(out or DEFAULT_OUT)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(
+            f"sobolev-verify {command}: error: cannot write to --out {str(folder)!r}: {error.strerror}"
+        ) from None
+    return folder
+
+
+def _render(records: list[Record], folder: Path, meta: dict) -> dict:
+    from reports import render_report
+
+    return render_report([asdict(r) for r in records], folder, meta=meta)
+
+
+def _summary(records: list[Record], folder: Path, seconds: float) -> dict:
+    failing = [r for r in records if not r.ok]
+    return dict(
+        status="pass" if not failing else "fail",
+        records=len(records),
+        failing=[f"{r.claim} {r.case}: {r.verdict}" for r in failing],
+        seconds=round(seconds, 1),
+        out=str(folder),
+        index=str(folder / "index.html"),
+    )
+
+
+def run_report(
+    *, budget: str, seed: int, out: str | None, as_json: bool, resume: bool = False
+) -> int:
+    from verify.claims import BUDGETS, CLAIMS
+
     if budget not in BUDGETS:
         raise UsageError(
             f"sobolev-verify report: error: --budget must be one of {sorted(BUDGETS)}; got {budget!r}"
         )
-    folder = Path(out or "sobolev-report")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / ".write-test").write_text("")
-        (folder / ".write-test").unlink()
-    except OSError as error:
-        raise UsageError(
-            f"sobolev-verify report: error: cannot write to --out {str(folder)!r}: {error.strerror}"
-        ) from None
+    folder = _writable_folder(out, "report")
+    partial = folder / ".partial"
+    partial.mkdir(exist_ok=True)
     start = time.perf_counter()
     versions = library_versions()
-    print("[1/1] C1 Wasserstein contraction, tabular", file=sys.stderr, flush=True)
-    records = _tabular_wasserstein(BUDGETS[budget], seed, versions)
+    key = dict(budget=budget, seed=seed)
+    records: list[Record] = []
+    for number, claim in enumerate(CLAIMS, start=1):
+        stored = partial / f"{claim.name}.json"
+        prefix = f"[{number}/{len(CLAIMS)}] {claim.name}: {claim.title}"
+        if resume and stored.exists():
+            saved = json.loads(stored.read_text())
+            if saved.get("key") == key:
+                found = [Record(**item) for item in saved["records"]]
+                records.extend(found)
+                print(
+                    f"{prefix} ... reused {len(found)} finished records",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                continue
+        print(f"{prefix} ...", end="", file=sys.stderr, flush=True)
+        began = time.perf_counter()
+        found = claim.run(BUDGETS[budget], seed, versions)
+        temporary = stored.with_suffix(".tmp")
+        temporary.write_text(json.dumps(dict(key=key, records=[asdict(r) for r in found])))
+        temporary.replace(stored)
+        records.extend(found)
+        bad = sum(not r.ok for r in found)
+        print(
+            f" {time.perf_counter() - began:.1f} s, {len(found)} records, {bad} failing",
+            file=sys.stderr,
+            flush=True,
+        )
     save_records(records, folder / "records.json")
-    lines = [
-        "# Sobolev contraction report",
-        "",
-        "| claim | case | measured | bound | verdict |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r.claim} | {r.case} | {r.measured:.4f} | {r.bound:.4f} | {r.verdict} |"
-        for r in records
-    ]
-    (folder / "report.md").write_text("\n".join(lines) + "\n")
-    failed = [r for r in records if not r.ok]
-    summary = dict(
-        records=len(records),
-        failed=len(failed),
-        seconds=round(time.perf_counter() - start, 1),
-        out=str(folder),
-    )
+    records = load_records(folder / "records.json")  # render what is on disk, as `render` does
+    meta = dict(budget=budget, seed=seed, seconds=round(time.perf_counter() - start, 1))
+    _render(records, folder, meta)
+    summary = _summary(records, folder, time.perf_counter() - start)
     if as_json:
         print(json.dumps(summary))
     print(
-        f"report written to {folder}/ ({len(records)} records, {len(failed)} failing)",
+        f"report {summary['status'].upper()}: {len(records)} records, {len(summary['failing'])} failing, "
+        f"{summary['seconds']} s -> {folder / 'index.html'}",
         file=sys.stderr,
     )
-    return 1 if failed else 0
+    return 0 if summary["status"] == "pass" else 1
+
+
+def run_render(*, records_path: str, out: str | None, as_json: bool) -> int:
+    path = Path(records_path)
+    if not path.is_file():
+        raise UsageError(f"sobolev-verify render: error: RECORDS {records_path!r} is not a file")
+    try:
+        records = load_records(path)
+    except ValueError as error:
+        raise UsageError(f"sobolev-verify render: error: {error}") from None
+    folder = _writable_folder(out or str(path.parent), "render")
+    _render(records, folder, dict(rendered_from=str(path)))
+    summary = _summary(records, folder, 0.0)
+    if as_json:
+        print(json.dumps(summary))
+    print(f"rendered {len(records)} records -> {folder / 'index.html'}", file=sys.stderr)
+    return 0 if summary["status"] == "pass" else 1
