@@ -19,9 +19,11 @@ from properties.systems import TanhSystem, operator_sobolev_return, pathwise_ret
 
 __all__ = [
     "Contraction",
+    "backup_modulus",
     "check_chain_rule",
     "check_conditionally_positive_definite",
     "check_fixed_point",
+    "check_linear_fixed_point",
     "check_mmd_metric_axioms",
     "check_mmd_nonexpansion",
     "check_msmmd_contraction",
@@ -55,7 +57,8 @@ class Contraction:
         return self.after / self.before if self.before > 0 else 0.0
 
 
-def _modulus(gamma: float, transitions) -> float:
+def backup_modulus(gamma: float, transitions) -> float:
+    """``γ max ‖L‖_op`` over the branches with positive probability."""
     return gamma * max(np.linalg.norm(t[3], 2) for row in transitions for t in row if t[0] > 0)
 
 
@@ -81,7 +84,7 @@ def check_wasserstein_contraction(
     ``transitions`` and laws, or one evaluation set of the linear/neural operator). The
     modulus defaults to ``γ max ‖L‖_op`` over the branches; pass another (e.g. ``spec_modulus``).
     """
-    modulus = _modulus(gamma, transitions) if modulus is None else modulus
+    modulus = backup_modulus(gamma, transitions) if modulus is None else modulus
     image_a = sc.apply_backup(gamma, transitions, next_a)
     image_b = sc.apply_backup(gamma, transitions, next_b)
 
@@ -139,7 +142,7 @@ def check_msmmd_contraction(
     alpha = kernel.scale_order if alpha is None else alpha
     if alpha is None:
         raise ValueError(f"kernel {kernel.spec} has no known scale order; pass alpha explicitly")
-    modulus = _modulus(gamma, transitions)
+    modulus = backup_modulus(gamma, transitions)
     if modulus > 1 + 1e-12:
         raise ValueError(f"C2 needs γκ <= 1; got γκ = {modulus:.6g}")
     image_a = sc.apply_backup(gamma, transitions, next_a)
@@ -443,3 +446,51 @@ def check_fixed_point(
             f"at index {index} > (γκ)^N × {initial:.4g} + compression {error_a + error_b:.3g} = {bound:.6g}"
         )
     return dict(initial=initial, final=final, bound=bound, modulus=modulus)
+
+
+def check_linear_fixed_point(
+    system: sc.LinearGaussianSobolev,
+    rng: np.random.Generator,
+    *,
+    n_particles: int = 20_000,
+    start: sc.LinearSobolevLaw | None = None,
+    z_limit: float = 5.0,
+) -> dict:
+    """C5, linear case: iterating the sampled operator reaches the closed-form gradient law.
+
+    Runs enough iterations that the transient ``(γρ²)^k`` is below 1e-12. The gain is
+    deterministic, so ``gain @ [s; a]`` must equal the closed-form mean to 1e-8 (relative to
+    its scale). The particles are then i.i.d. ``N(0, C)``: the particle mean's entries have
+    standard deviation ``sqrt(C_kk / N)`` and the second moment's ``sqrt((C_ij² + C_ii C_jj)/N)``;
+    every deviation must stay below ``z_limit`` of those (5: false-alarm probability < 6e-7
+    per entry). Returns the worst mean error and the worst z-score.
+    """
+    margin = system.stability_margin()
+    if not margin < 1:
+        raise ValueError(f"the closed loop has γρ² = {margin:.4g} >= 1: no fixed point to reach")
+    iterations = int(np.ceil(np.log(1e-12) / np.log(max(margin, 1e-12)))) + 10
+    law = system.iterate_operator(iterations, n_particles, rng, start)
+    dim = system.state_dim + system.action_dim
+    points = rng.normal(size=(4, dim))
+    mean_error = 0.0
+    for point in points:
+        mean, cov = system.gradient_law(point[: system.state_dim], point[system.state_dim :])
+        mean_error = max(
+            mean_error, float(np.max(np.abs(law.gain @ point - mean)) / (1 + np.max(np.abs(mean))))
+        )
+    sample = law.noise
+    variance = np.diag(cov)
+    z_mean = np.abs(sample.mean(axis=0)) / np.sqrt(np.maximum(variance, 1e-300) / n_particles)
+    spread = np.sqrt((cov**2 + np.outer(variance, variance)) / n_particles)
+    z_cov = np.abs(sample.T @ sample / n_particles - cov) / np.maximum(spread, 1e-300)
+    z_max = float(max(z_mean.max(), z_cov.max()))
+    if mean_error > 1e-8:
+        raise AssertionError(
+            f"the gain iterate misses the closed-form mean by {mean_error:.3g} (relative) after {iterations} steps"
+        )
+    if z_max > z_limit:
+        raise AssertionError(
+            f"the particle law misses the closed-form covariance: worst deviation {z_max:.3g} standard "
+            f"deviations > {z_limit:g} (N = {n_particles}, {iterations} steps)"
+        )
+    return dict(mean_error=mean_error, z_max=z_max, iterations=iterations)

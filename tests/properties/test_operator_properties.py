@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import find, given, settings
+from hypothesis import find, given, settings, target
 from hypothesis import strategies as st
 
 import properties.predicates as P
@@ -68,7 +68,9 @@ def test_c5_fixed_point_check_fails_for_a_non_contracting_mdp():
     def diverges(problem):
         case, (start_a, start_b) = problem
         result = P.check_fixed_point(case.mdp, start_a, start_b, 6, max_particles=32)
-        return result["final"] > result["initial"] * 1.01
+        growth = result["final"] / result["initial"] if result["initial"] > 0 else 0.0
+        target(growth)  # steer the search towards pairs that separate
+        return growth > 1.01
 
     search = settings(max_examples=200, database=None, derandomize=True, deadline=None)
     find(problems(), diverges, settings=search)
@@ -129,3 +131,21 @@ def test_c3_bound_is_tight_so_a_one_percent_smaller_bound_fails():
     jacs, true, model, gamma = find(policy_gradient_problems(tight=True), caught, settings=search)
     measured = P.check_policy_gradient_bound(jacs, true, model, gamma)
     assert measured["tightness"] == pytest.approx(1.0, rel=1e-9)
+
+
+@given(system=S.linear_gaussian_systems(stable=True), seed=st.integers(0, 2**16))
+def test_c5_linear_iteration_reaches_the_closed_form(system, seed):
+    P.check_linear_fixed_point(system, np.random.default_rng(seed), n_particles=5000)
+
+
+@given(system=S.linear_gaussian_systems(stable=False), seed=st.integers(0, 2**16))
+def test_c5_negative_control_unstable_closed_loop_has_no_fixed_point(system, seed):
+    """γρ(A+BK)² > 1: no gradient law exists (ValueError) and the iterated gain grows."""
+    with pytest.raises(ValueError, match="gamma"):
+        system.gradient_law(np.zeros(system.state_dim), np.zeros(system.action_dim))
+    with pytest.raises(ValueError, match="no fixed point"):
+        P.check_linear_fixed_point(system, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    early = np.linalg.norm(system.iterate_operator(5, 10, rng).gain)
+    late = np.linalg.norm(system.iterate_operator(40, 10, rng).gain)
+    assert late > 10 * early  # grows like (γρ²)^k with γρ² >= 1.1

@@ -183,3 +183,18 @@ def test_unwritable_out(tmp_path, capsys):
     blocker.write_text("")
     assert main(["report", "--out", str(Path(blocker) / "sub")]) == 2
     assert "cannot write to --out" in capsys.readouterr().err
+
+
+@pytest.mark.heavy
+def test_full_budget_report_with_mujoco_kappa(tmp_path):
+    """The full budget (several minutes): every claim at larger samples plus κ for the seven
+    MuJoCo envs. Its small version is the default report above, which runs in CI."""
+    assert main(["report", "--budget", "full", "--out", str(tmp_path)]) == 0
+    records = load_records(tmp_path / "records.json")
+    kappas = {r.case: r for r in records if r.claim == "kappa-mujoco"}
+    assert len(kappas) == 7
+    for record in kappas.values():
+        assert record.measured >= 1 and record.details["gamma_max"] == pytest.approx(
+            1 / record.measured
+        )
+    assert (tmp_path / "plots" / "kappa.png").exists()
