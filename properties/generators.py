@@ -60,11 +60,6 @@ def _maps(parts: TabularParts, jacobian_scale: float):
     return rows
 
 
-def _kappa(rows) -> float:
-    norms = [np.linalg.norm(linear, 2) for row in rows for prob, _, _, linear in row if prob > 0]
-    return float(max(norms))
-
-
 def rescale_parts(parts: TabularParts, factor: float) -> TabularParts:
     """The same parts with ``F_s`` and ``F_a`` multiplied by ``factor``."""
     branches = [
@@ -95,8 +90,18 @@ def parts_with_kappa(parts: TabularParts, kappa: float) -> TabularParts:
         raise ValueError(
             f"kappa must be a finite number >= 1 (the value block has norm 1); got {kappa!r}"
         )
+    # Scaling F_s and F_a by c scales every row of L but the value row (SPEC §2, complete and
+    # incomplete alike), so the linear parts are built once and rescaled here.
+    linears = np.stack(
+        [linear for row in _maps(parts, 1.0) for prob, _, _, linear in row if prob > 0]
+    )
+
+    def largest_norm(factor: float) -> float:
+        scaled = np.concatenate([linears[:, :1], factor * linears[:, 1:]], axis=1)
+        return float(np.linalg.svd(scaled, compute_uv=False)[:, 0].max())
+
     low, high = 0.0, 1.0
-    while _kappa(_maps(parts, high)) < kappa:
+    while largest_norm(high) < kappa:
         high *= 2.0
         if high > 1e12:
             raise ValueError(
@@ -104,7 +109,7 @@ def parts_with_kappa(parts: TabularParts, kappa: float) -> TabularParts:
             )
     for _ in range(200):
         middle = 0.5 * (low + high)
-        if _kappa(_maps(parts, middle)) < kappa:
+        if largest_norm(middle) < kappa:
             low = middle
         else:
             high = middle

@@ -478,11 +478,19 @@ def check_linear_fixed_point(
         mean_error = max(
             mean_error, float(np.max(np.abs(law.gain @ point - mean)) / (1 + np.max(np.abs(mean))))
         )
-    sample = law.noise
-    variance = np.diag(cov)
-    z_mean = np.abs(sample.mean(axis=0)) / np.sqrt(np.maximum(variance, 1e-300) / n_particles)
-    spread = np.sqrt((cov**2 + np.outer(variance, variance)) / n_particles)
-    z_cov = np.abs(sample.T @ sample / n_particles - cov) / np.maximum(spread, 1e-300)
+    # Work in units of each coordinate's standard deviation, so tiny blocks (e.g. B ~ 1e-100)
+    # neither underflow nor dominate: the scaled second moment has unit diagonal.
+    scale = np.sqrt(np.diag(cov))
+    scale = np.where(scale > 0, scale, 1.0)
+    sample = law.noise / scale
+    correlation = cov / np.outer(scale, scale)
+    z_mean = np.abs(sample.mean(axis=0)) * np.sqrt(n_particles)
+    spread = np.sqrt(
+        (correlation**2 + np.outer(np.diag(correlation), np.diag(correlation))) / n_particles
+    )
+    z_cov = np.abs(sample.T @ sample / n_particles - correlation) / np.where(
+        spread > 0, spread, 1.0
+    )
     z_max = float(max(z_mean.max(), z_cov.max()))
     if mean_error > 1e-8:
         raise AssertionError(
