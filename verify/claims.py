@@ -183,15 +183,7 @@ def run_c1(budget, seed, versions):
         rng = _rng(seed, 200)
         for _ in range(budget["n_systems"]):
             system = _stable_linear_system(rng)
-            dim = system.state_dim + system.action_dim
-            laws = [
-                sc.LinearSobolevLaw(rng.normal(size=(dim, dim)) * 0.1, rng.normal(size=(6, dim)))
-                for _ in range(2)
-            ]
-            points, noises = rng.normal(size=(3, dim)), system.sample_noise(4, rng)
-            transitions, next_a = linear_backup(system, laws[0], points, noises)
-            _, next_b = linear_backup(system, laws[1], points, noises)
-            checks.append((system.gamma, transitions, next_a, next_b))
+            checks.append(_linear_problem(rng, system, n_points=3, n_noises=4))
         worst, bound, failure = _worst(
             functools.partial(P.check_wasserstein_contraction, p=p), checks
         )
@@ -235,6 +227,20 @@ def run_c1(budget, seed, versions):
             )
         )
     return records
+
+
+def _linear_problem(rng, system, *, n_points: int, n_noises: int):
+    """``(gamma, transitions, next_a, next_b)`` for the linear case: two random affine-plus-
+    particle laws, ``n_points`` evaluation points and ``n_noises`` shared noise samples."""
+    dim = system.state_dim + system.action_dim
+    laws = [
+        sc.LinearSobolevLaw(rng.normal(size=(dim, dim)) * 0.1, rng.normal(size=(6, dim)))
+        for _ in range(2)
+    ]
+    points, noises = rng.normal(size=(n_points, dim)), system.sample_noise(n_noises, rng)
+    transitions, next_a = linear_backup(system, laws[0], points, noises)
+    _, next_b = linear_backup(system, laws[1], points, noises)
+    return system.gamma, transitions, next_a, next_b
 
 
 def _stable_linear_system(rng, n=2, m=1, target=0.6, gamma=0.9, max_gradient_norm=None):
@@ -289,15 +295,7 @@ def run_c2(budget, seed, versions):
     checks = []
     for _ in range(budget["n_systems"]):
         system = _stable_linear_system(rng, gamma=0.5, max_gradient_norm=1.8)  # γκ <= 0.9
-        dim = system.state_dim + system.action_dim
-        laws = [
-            sc.LinearSobolevLaw(rng.normal(size=(dim, dim)) * 0.1, rng.normal(size=(6, dim)))
-            for _ in range(2)
-        ]
-        points, noises = rng.normal(size=(2, dim)), system.sample_noise(3, rng)
-        transitions, next_a = linear_backup(system, laws[0], points, noises)
-        _, next_b = linear_backup(system, laws[1], points, noises)
-        checks.append((system.gamma, transitions, next_a, next_b))
+        checks.append(_linear_problem(rng, system, n_points=2, n_noises=3))
     worst, bound, failure = _worst(
         functools.partial(P.check_msmmd_contraction, kernel=sc.energy(1.0), seed=seed), checks
     )
