@@ -90,11 +90,10 @@ def run_report(
         temporary.replace(stored)
         records.extend(found)
         bad = sum(not r.ok for r in found)
-        print(
-            f" {time.perf_counter() - began:.1f} s, {len(found)} records, {bad} failing",
-            file=sys.stderr,
-            flush=True,
+        outcome = (
+            f"{len(found)} records, {bad} failing" if found else f"skipped at budget {budget!r}"
         )
+        print(f" {time.perf_counter() - began:.1f} s, {outcome}", file=sys.stderr, flush=True)
     save_records(records, folder / "records.json")
     records = load_records(folder / "records.json")  # render what is on disk, as `render` does
     meta = dict(budget=budget, seed=seed, seconds=round(time.perf_counter() - start, 1))
