@@ -140,12 +140,16 @@ def test_c5_linear_iteration_reaches_the_closed_form(system, seed):
 
 @given(system=S.linear_gaussian_systems(stable=False), seed=st.integers(0, 2**16))
 def test_c5_negative_control_unstable_closed_loop_has_no_fixed_point(system, seed):
-    """γρ(A+BK)² > 1: no gradient law exists (ValueError) and the iterated gain grows."""
+    """γρ(A+BK)² > 1: no gradient law exists (ValueError) and the gain iteration diverges.
+
+    The gain's increments obey ``Jᵀ ΔG_{k+1} J = γ A_cᵀ (Jᵀ ΔG_k J) A_c`` (J = [I; K]), a map of
+    spectral radius ``γρ(A_c)² >= 1.1`` acting on a positive definite start, so the increments
+    do not shrink: ``‖ΔG_40‖ > ‖ΔG_20‖`` (they grow by about 1.1^20 ≈ 6.7 or more).
+    """
     with pytest.raises(ValueError, match="gamma"):
         system.gradient_law(np.zeros(system.state_dim), np.zeros(system.action_dim))
     with pytest.raises(ValueError, match="no fixed point"):
         P.check_linear_fixed_point(system, np.random.default_rng(seed))
     rng = np.random.default_rng(seed)
-    early = np.linalg.norm(system.iterate_operator(5, 10, rng).gain)
-    late = np.linalg.norm(system.iterate_operator(40, 10, rng).gain)
-    assert late > 10 * early  # grows like (γρ²)^k with γρ² >= 1.1
+    gains = {k: system.iterate_operator(k, 2, rng).gain for k in (19, 20, 39, 40)}
+    assert np.linalg.norm(gains[40] - gains[39]) > np.linalg.norm(gains[20] - gains[19])
