@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_kernel(spec=args.spec, seed=args.seed, as_json=args.json)
         if args.command == "jacobians":
-            from verify.kernel_job import run_jacobians
+            from verify.jacobians_job import run_jacobians
 
             return run_jacobians(
                 env_id=args.env, steps=args.steps, seed=args.seed, eps=args.eps, as_json=args.json
