@@ -213,6 +213,27 @@ def _search(
     return thetas[best], finals
 
 
+def check_search_budget(n_candidates, n_restarts, n_steps, step_size, final_step):
+    """Validate a max-sliced search budget; return it as ``(int, int, int, float, float)``.
+
+    Counts are positive integers (NumPy integers accepted, booleans not); the steps are
+    finite, positive, and ``final_step <= step_size``. Shared by the JAX and torch searches.
+    """
+    for name, value in (("step_size", step_size), ("final_step", final_step)):
+        if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
+    if final_step > step_size:
+        raise ValueError(f"final_step must be <= step_size ({step_size!r}); got {final_step!r}")
+    for name, value in (
+        ("n_candidates", n_candidates),
+        ("n_restarts", n_restarts),
+        ("n_steps", n_steps),
+    ):
+        if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1):
+            raise ValueError(f"{name} must be a positive integer; got {value!r}")
+    return int(n_candidates), int(n_restarts), int(n_steps), float(step_size), float(final_step)
+
+
 def max_sliced_direction(
     x,
     y,
@@ -235,6 +256,9 @@ def max_sliced_direction(
     ``theta`` is the best unit direction found and ``restart_values`` the sliced MMD² each
     ascent reached. The result is a lower bound on the supremum.
     """
+    n_candidates, n_restarts, n_steps, step_size, final_step = check_search_budget(
+        n_candidates, n_restarts, n_steps, step_size, final_step
+    )
     kernel = as_kernel(kernel)
     x, y = jnp.asarray(x), jnp.asarray(y)
     x = x[:, None] if x.ndim == 1 else x
@@ -323,20 +347,9 @@ def max_sliced_mmd(
     x, y, x_weights, y_weights = _prepare(
         np.asarray(x, dtype=float), np.asarray(y, dtype=float), x_weights, y_weights
     )
-    for name, value in (("step_size", step_size), ("final_step", final_step)):
-        if not (isinstance(value, numbers.Real) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0; got {value!r}")
-    if final_step > step_size:
-        raise ValueError(f"final_step must be <= step_size ({step_size!r}); got {final_step!r}")
-    for name, value in (
-        ("n_candidates", n_candidates),
-        ("n_restarts", n_restarts),
-        ("n_steps", n_steps),
-    ):
-        if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1):
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    n_candidates, n_restarts, n_steps = int(n_candidates), int(n_restarts), int(n_steps)
-    step_size, final_step = float(step_size), float(final_step)
+    n_candidates, n_restarts, n_steps, step_size, final_step = check_search_budget(
+        n_candidates, n_restarts, n_steps, step_size, final_step
+    )
     dimension = x.shape[1]
     if dimension == 1:
         theta = np.ones(1)

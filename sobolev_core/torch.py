@@ -95,20 +95,6 @@ def _check_tensors(function: str, *, optional: tuple[str, ...] = (), **arrays: A
             )
 
 
-def _uniform_if_none(samples: torch.Tensor, weights: torch.Tensor | None):
-    """Uniform weights in the samples' dtype and device when ``weights`` is None.
-
-    The shared ``check_weights`` builds ``torch.ones(n) / n`` in torch's default dtype
-    (float32) on the CPU, which costs float64 inputs ~1e-8 relative accuracy and fails on
-    CUDA inputs; giving the weights explicitly avoids both. Shapes the shared code rejects
-    (0-d, no samples) are left to its error messages.
-    """
-    if weights is not None or samples.ndim == 0 or samples.shape[0] == 0:
-        return weights
-    n = samples.shape[0]
-    return torch.full((n,), 1.0 / n, dtype=samples.dtype, device=samples.device)
-
-
 # ----------------------------------------------------------------------------------------
 # Thin wrappers over the shared array-module-generic code.
 
@@ -129,7 +115,6 @@ def mmd2(x, y, kernel, x_weights=None, y_weights=None):
         x_weights=x_weights,
         y_weights=y_weights,
     )
-    x_weights, y_weights = _uniform_if_none(x, x_weights), _uniform_if_none(y, y_weights)
     return _metrics.mmd2(x, y, kernel, x_weights, y_weights)
 
 
@@ -143,7 +128,6 @@ def mmd(x, y, kernel, x_weights=None, y_weights=None):
         x_weights=x_weights,
         y_weights=y_weights,
     )
-    x_weights, y_weights = _uniform_if_none(x, x_weights), _uniform_if_none(y, y_weights)
     return _metrics.mmd(x, y, kernel, x_weights, y_weights)
 
 
@@ -161,7 +145,6 @@ def sliced_mmd2(x, y, kernel, theta, x_weights=None, y_weights=None):
         x_weights=x_weights,
         y_weights=y_weights,
     )
-    x_weights, y_weights = _uniform_if_none(x, x_weights), _uniform_if_none(y, y_weights)
     return _metrics.sliced_mmd2(x, y, kernel, theta, x_weights, y_weights)
 
 
@@ -175,8 +158,6 @@ def mmd_loss(pred, target, kernel, pred_weights=None, target_weights=None):
         pred_weights=pred_weights,
         target_weights=target_weights,
     )
-    pred_weights = _uniform_if_none(pred, pred_weights)
-    target_weights = _uniform_if_none(target, target_weights)
     return _losses.mmd_loss(pred, target, kernel, pred_weights, target_weights)
 
 
@@ -226,7 +207,6 @@ def wasserstein(x, y, p: float = 1, x_weights=None, y_weights=None):
         x_weights=x_weights,
         y_weights=y_weights,
     )
-    x_weights, y_weights = _uniform_if_none(x, x_weights), _uniform_if_none(y, y_weights)
     return _metrics.wasserstein(x, y, p, x_weights, y_weights)
 
 
@@ -274,17 +254,6 @@ def _ascend(starts, x, y, x_weights, y_weights, kernel, n_steps, step_size, fina
     last = _sliced_values(theta, x, y, x_weights, y_weights, kernel)
     better = last > best_value
     return torch.where(better[:, None], theta, best_theta), torch.where(better, last, best_value)
-
-
-def _check_budget(**budget: Any) -> None:
-    for name in ("n_candidates", "n_restarts", "n_steps"):
-        value = budget[name]
-        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-            raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    for name in ("step_size", "final_step"):
-        value = budget[name]
-        if not (isinstance(value, int | float) and value > 0):
-            raise ValueError(f"{name} must be a positive number (radians); got {value!r}")
 
 
 def _generator_for(samples: torch.Tensor, generator, seed) -> torch.Generator:
@@ -350,15 +319,10 @@ def max_sliced_direction(
         x_weights=x_weights,
         y_weights=y_weights,
     )
-    _check_budget(
-        n_candidates=n_candidates,
-        n_restarts=n_restarts,
-        n_steps=n_steps,
-        step_size=step_size,
-        final_step=final_step,
+    n_candidates, n_restarts, n_steps, step_size, final_step = _metrics.check_search_budget(
+        n_candidates, n_restarts, n_steps, step_size, final_step
     )
     kernel = as_kernel(kernel)
-    x_weights, y_weights = _uniform_if_none(x, x_weights), _uniform_if_none(y, y_weights)
     x, y, x_weights, y_weights = _metrics._prepare(x, y, x_weights, y_weights)
     x, y = x.detach(), y.detach()
     x_weights, y_weights = x_weights.detach(), y_weights.detach()

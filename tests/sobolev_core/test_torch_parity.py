@@ -379,3 +379,26 @@ def test_wrappers_reject_non_tensors_naming_the_argument(call, name):
     array = _rng(17).normal(size=(5, 3))
     with pytest.raises(ValueError, match=rf"\b{name} must be a torch\.Tensor"):
         call(array)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("n_candidates", 0),
+        ("n_steps", 2.5),
+        ("step_size", 0.0),
+        ("final_step", float("nan")),
+        ("final_step", 0.9),
+    ],
+)
+def test_torch_and_jax_searches_share_the_budget_check(name, value):
+    """One validator serves both searches: the same bad budget is refused by each."""
+    x, y = torch.zeros(4, 2, dtype=torch.float64), torch.ones(3, 2, dtype=torch.float64)
+    with pytest.raises(ValueError, match=name):
+        sct.max_sliced_direction(x, y, sc.energy(1.0), seed=0, **{name: value})
+    with pytest.raises(ValueError, match=name):
+        sc.max_sliced_direction(
+            x.numpy(), y.numpy(), sc.energy(1.0), jax.random.key(0), **{name: value}
+        )
+    theta, _ = sct.max_sliced_direction(x, y, sc.energy(1.0), seed=0, n_candidates=np.int64(8))
+    assert theta.shape == (2,)
