@@ -19,8 +19,8 @@ import jax.numpy as jnp
 
 __all__ = [
     "Params",
-    "actor_apply",
     "activation",
+    "actor_apply",
     "mlp_apply",
     "mlp_init",
 ]
@@ -54,7 +54,9 @@ def mlp_init(key: jax.Array, sizes: Sequence[int], *, final_scale: float = 1.0) 
         raise ValueError(f"sizes must be at least (in, out) with every size >= 1; got {sizes}")
     keys = jax.random.split(key, len(sizes) - 1)
     params: Params = []
-    for index, (layer_key, fan_in, fan_out) in enumerate(zip(keys, sizes[:-1], sizes[1:])):
+    for index, (layer_key, fan_in, fan_out) in enumerate(
+        zip(keys, sizes[:-1], sizes[1:], strict=True)
+    ):
         bound = 1.0 / jnp.sqrt(fan_in)
         if index == len(sizes) - 2:
             bound = bound * final_scale

@@ -60,6 +60,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "--eps", type=float, default=1e-6, help="finite-difference step (default 1e-6)"
     )
     jacobians.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+    from verify.train_job import add_train_parser
+
+    add_train_parser(commands)
     return parser
 
 
@@ -95,6 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_jacobians(
                 env_id=args.env, steps=args.steps, seed=args.seed, eps=args.eps, as_json=args.json
             )
+        if args.command == "train":
+            from verify.train_job import run_train
+
+            return run_train(args)
         raise UsageError(f"{PROG}: error: unknown command {args.command!r}")
     except UsageError as error:
         print(str(error), file=sys.stderr)

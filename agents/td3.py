@@ -1,0 +1,152 @@
+"""TD3 (Fujimoto, van Hoof and Meger 2018): twin critics, target smoothing, delayed actor.
+
+Critic loss per transition, for each critic ``i``:
+
+    y = r + γ (1 − d) min_j Q̄_j(s', ã'),   ã' = clip(π̄(s') + clip(σ ε, −c, c), low, high)
+    L_i = (Q_i(s, a) − y)²
+
+Actor: ascend ``Q_1(s, π(s))`` every ``policy_delay`` critic steps, then Polyak targets.
+Defaults are the paper's (and its reference code's): 256-256 ReLU networks, Adam 3e-4,
+batch 256, τ = 0.005, σ = 0.2, c = 0.5, delay 2, exploration noise 0.1, 25 000 random steps
+(``start_timesteps`` of the authors' code; 1 000 is theirs for the pendulum tasks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from agents.common import (
+    ActorCriticState,
+    actor_from_info,
+    critic_value,
+    init_twin_critics,
+    make_update,
+    smoothed_target_action,
+)
+from agents.networks import mlp_init
+from agents.training import Agent, EnvInfo, hyperparameters
+
+__all__ = ["TD3Config", "exploration_action", "make_agent"]
+
+
+@dataclass(frozen=True)
+class TD3Config:
+    """TD3's hyperparameters (defaults from Fujimoto et al. 2018)."""
+
+    hidden: tuple[int, ...] = (256, 256)
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    gamma: float = 0.99
+    tau: float = 0.005
+    batch_size: int = 256
+    buffer_size: int = 1_000_000
+    start_steps: int = 25_000
+    updates_per_step: int = 1
+    policy_delay: int = 2
+    policy_noise: float = 0.2
+    noise_clip: float = 0.5
+    exploration_noise: float = 0.1
+
+    def check(self) -> None:
+        if not (0.0 <= self.gamma < 1.0):
+            raise ValueError(f"gamma must be in [0, 1); got {self.gamma!r}")
+        for name in ("batch_size", "buffer_size", "updates_per_step", "policy_delay"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)!r}")
+        if not self.hidden or min(self.hidden) < 1:
+            raise ValueError(f"hidden must be a non-empty list of sizes >= 1; got {self.hidden!r}")
+
+
+def exploration_action(actor, actor_params, obs, key, sigma: float):
+    """``clip(π(s) + σ · scale · ε, low, high)``: Gaussian exploration in the action box."""
+    action = actor.apply(actor_params, obs) + sigma * actor.scale * jax.random.normal(
+        key, jnp.shape(actor.offset)
+    )
+    return jnp.clip(action, actor.low, actor.high)
+
+
+def init_state(key, hyper, info: EnvInfo, actor_optimizer, critic_optimizer, extra=None):
+    """Actor, twin critics on ``(s, a)``, their copies and optimiser states."""
+    actor_key, critic_key = jax.random.split(key)
+    actor_params = mlp_init(actor_key, (info.obs_dim, *hyper.hidden, info.action_dim))
+    critic = init_twin_critics(critic_key, (info.obs_dim + info.action_dim, *hyper.hidden, 1))
+    return ActorCriticState(
+        actor=actor_params,
+        actor_target=actor_params,
+        critic=critic,
+        critic_target=critic,
+        actor_opt=actor_optimizer.init(actor_params),
+        critic_opt=critic_optimizer.init(critic),
+        step=jnp.zeros((), jnp.int32),
+        extra=extra,
+    )
+
+
+def hyperparameters_for(algo: str, options: dict) -> TD3Config:
+    return hyperparameters(TD3Config, options)
+
+
+def make_agent(info: EnvInfo, options: dict, *, algo: str = "td3") -> Agent:
+    hyper = hyperparameters_for(algo, options)
+    actor = actor_from_info(info.action_low, info.action_high)
+    actor_optimizer = optax.adam(hyper.actor_lr)
+    critic_optimizer = optax.adam(hyper.critic_lr)
+
+    def td_target(state: ActorCriticState, transition, key):
+        next_action = smoothed_target_action(
+            actor,
+            state.actor_target,
+            transition["next_obs"],
+            key,
+            noise=hyper.policy_noise,
+            noise_clip=hyper.noise_clip,
+        )
+        next_q = jnp.minimum(
+            critic_value(state.critic_target[0], transition["next_obs"], next_action),
+            critic_value(state.critic_target[1], transition["next_obs"], next_action),
+        )
+        return transition["reward"] + hyper.gamma * (1.0 - transition["terminated"]) * next_q
+
+    def critic_loss(critic, state, minibatch, key):
+        keys = jax.random.split(key, minibatch["obs"].shape[0])
+        targets = jax.lax.stop_gradient(
+            jax.vmap(td_target, in_axes=(None, 0, 0))(state, minibatch, keys)
+        )
+
+        def squared_errors(params):
+            q = jax.vmap(critic_value, in_axes=(None, 0, 0))(
+                params, minibatch["obs"], minibatch["action"]
+            )
+            return jnp.mean((q - targets) ** 2)
+
+        loss = squared_errors(critic[0]) + squared_errors(critic[1])
+        return loss, {"q_mean": jnp.mean(targets)}
+
+    def actor_value(critic, obs, action, key):
+        del key
+        return critic_value(critic[0], obs, action)
+
+    update = make_update(
+        actor=actor,
+        actor_optimizer=actor_optimizer,
+        critic_optimizer=critic_optimizer,
+        critic_loss=critic_loss,
+        actor_value=actor_value,
+        policy_delay=hyper.policy_delay,
+        tau=hyper.tau,
+    )
+    return Agent(
+        hyper=hyper,
+        init=lambda key: init_state(key, hyper, info, actor_optimizer, critic_optimizer),
+        explore=jax.jit(
+            lambda state, obs, key: exploration_action(
+                actor, state.actor, obs, key, hyper.exploration_noise
+            )
+        ),
+        act=jax.jit(lambda state, obs: actor.apply(state.actor, obs)),
+        update=update,
+    )

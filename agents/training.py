@@ -1,0 +1,587 @@
+"""The shared training loop: one env, one agent, metrics, evaluation, checkpoints, resume.
+
+An algorithm is a module with ``make_agent(env_info, options) -> Agent``: an :class:`Agent`
+is a NamedTuple of jitted functions (``init``, ``explore``, ``act``, ``update``) plus its
+hyperparameter dataclass. The loop below is the only place that touches the env, the replay
+buffer and the files, so every algorithm is trained, evaluated, checkpointed and resumed the
+same way.
+
+Files written to ``out_dir``:
+
+- ``config.json``: the run settings, the algorithm's hyperparameters, the noise spec and
+  the library versions;
+- ``metrics.jsonl``: one JSON object per line, ``kind`` = ``episode`` (env steps, episode
+  return and length), ``eval`` (env steps, mean evaluation return over ``eval_episodes``
+  deterministic episodes, the mean of every loss since the previous evaluation, steps per
+  second) or ``diverged``;
+- ``checkpoint.pkl``: everything needed to continue (agent state, optimiser states, replay
+  buffer, every random generator's state, counters), written atomically (temporary file,
+  then ``os.replace``) at the first episode boundary after every ``checkpoint_every`` env
+  steps and at the end;
+- ``result.json``: written when the run finishes (final evaluation return, the evaluation
+  curve, wall time).
+
+Resume. Checkpoints are taken at episode boundaries, where the env's whole state is its
+random generators (restored exactly); ``metrics.jsonl`` is cut back to its length at the
+checkpoint. A resumed run therefore repeats exactly what the interrupted one would have
+done: same parameters, same metrics (except wall-clock fields).
+
+Divergence. After every update the loss values are checked: a non-finite value or one above
+``max_abs_loss`` stops the run with :class:`TrainingDiverged`; no checkpoint is written
+after the bad update, so the last good one is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import math
+import os
+import pickle
+import platform
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from agents.envs import DiffModel, TrainingEnv, check_env_id, make_training_env
+from agents.noise import parse_noise
+from agents.replay import ReplayBuffer
+
+__all__ = [
+    "ALGORITHMS",
+    "Agent",
+    "EnvInfo",
+    "TrainConfig",
+    "TrainingDiverged",
+    "check_options",
+    "hyperparameters",
+    "run_from_settings",
+    "run_training",
+]
+
+ALGORITHMS: dict[str, str] = {
+    "td3": "agents.td3",
+    "mage": "agents.mage",
+    "dsdpg": "agents.dsdpg",
+    "sobolev-td3": "agents.sobolev_td",
+    "sobolev-sac": "agents.sobolev_td",
+    "sac": "agents.sobolev_td",
+}
+
+_CHECKPOINT_VERSION = 1
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became non-finite or exceeded ``max_abs_loss``; the message says which and when."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run.
+
+    Attributes:
+      algo: one of :data:`ALGORITHMS`.
+      env: an env id of :func:`agents.envs.make_training_env`.
+      noise: a noise spec (``none``, ``obs-mult:X``, ``dyn-gauss:σ``, ``act-gauss:σ``).
+      steps: env steps to train for.
+      seed: seeds the agent, the env, the noise and the replay sampling.
+      eval_every: env steps between evaluations (and at the last step).
+      eval_episodes: deterministic episodes per evaluation.
+      checkpoint_every: env steps between checkpoints (taken at the next episode end).
+      max_abs_loss: a loss above this (or non-finite) stops the run.
+      options: the algorithm's hyperparameter overrides (field names of its dataclass).
+    """
+
+    algo: str
+    env: str
+    noise: str = "none"
+    steps: int = 100_000
+    seed: int = 0
+    eval_every: int = 5_000
+    eval_episodes: int = 5
+    checkpoint_every: int = 10_000
+    max_abs_loss: float = 1e10
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> TrainConfig:
+        """``self`` if every field is valid, else ``ValueError`` naming the field."""
+        if self.algo not in ALGORITHMS:
+            raise ValueError(f"algo {self.algo!r} is unknown; accepted: {', '.join(ALGORITHMS)}")
+        check_env_id(self.env)
+        parse_noise(self.noise)
+        for name in ("steps", "eval_every", "eval_episodes", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive integer; got {value!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer; got {self.seed!r}")
+        if not (isinstance(self.max_abs_loss, int | float) and self.max_abs_loss > 0):
+            raise ValueError(f"max_abs_loss must be a positive number; got {self.max_abs_loss!r}")
+        if not isinstance(self.options, Mapping):
+            raise ValueError(f"options must be a mapping; got {self.options!r}")
+        return self
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "options": dict(self.options)}
+
+
+class EnvInfo(NamedTuple):
+    """What an algorithm may know about its env when it builds its networks."""
+
+    env_id: str
+    obs_dim: int
+    action_dim: int
+    action_low: np.ndarray
+    action_high: np.ndarray
+    diff_model: DiffModel | None
+    is_mujoco: bool
+
+
+class Agent(NamedTuple):
+    """An algorithm as functions (all jitted by the algorithm module).
+
+    Attributes:
+      hyper: the hyperparameter dataclass; the loop reads ``gamma``, ``batch_size``,
+        ``updates_per_step``, ``start_steps`` and ``buffer_size`` from it.
+      init: ``key -> state`` (a pytree: parameters, target parameters, optimiser states).
+      explore: ``(state, obs, key) -> action`` for collecting data.
+      act: ``(state, obs) -> action``, the deterministic evaluation policy.
+      update: ``(state, batch, key) -> (state, losses)``; ``batch`` holds the replay fields
+        with leading shape ``(updates_per_step, batch_size)``, ``losses`` maps names to
+        scalars (means over the updates).
+      extra_fields: replay fields beyond ``obs, action, reward, next_obs, terminated``
+        (name -> per-item shape).
+      extras: ``(training_env, obs, action, info) -> {name: array}`` filling the extra
+        fields; called before the env steps (it may query the env's current state), with the
+        step's ``info`` patched in by :func:`run_training` through ``info_fields``.
+      info_fields: extra fields copied from the step's ``info`` (e.g. ``noise``).
+    """
+
+    hyper: Any
+    init: Callable[[jax.Array], Any]
+    explore: Callable[[Any, jax.Array, jax.Array], jax.Array]
+    act: Callable[[Any, jax.Array], jax.Array]
+    update: Callable[[Any, dict[str, jax.Array], jax.Array], tuple[Any, dict[str, jax.Array]]]
+    extra_fields: Mapping[str, tuple[int, ...]] = {}
+    extras: Callable[[TrainingEnv, np.ndarray, np.ndarray], dict[str, np.ndarray]] | None = None
+    info_fields: tuple[str, ...] = ()
+
+
+def hyperparameters(cls: type, options: Mapping[str, Any]):
+    """``cls()`` with ``options`` applied; ``ValueError`` names an unknown or mistyped option."""
+    names = {item.name: item for item in dataclasses.fields(cls)}
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ValueError(
+            f"option(s) {', '.join(map(repr, unknown))} unknown for {cls.__name__}; accepted: "
+            f"{', '.join(sorted(names))}"
+        )
+    defaults = cls()
+    values = {}
+    for name, value in options.items():
+        default = getattr(defaults, name)
+        if isinstance(default, tuple):
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"option {name!r} must be a list; got {value!r}")
+            value = tuple(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ValueError(f"option {name!r} must be true or false; got {value!r}")
+        elif isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"option {name!r} must be an integer; got {value!r}")
+        elif isinstance(default, float):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"option {name!r} must be a number; got {value!r}")
+            value = float(value)
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ValueError(f"option {name!r} must be a string; got {value!r}")
+        values[name] = value
+    hyper = dataclasses.replace(defaults, **values)
+    check = getattr(hyper, "check", None)
+    if check is not None:
+        check()
+    return hyper
+
+
+def check_options(algo: str, options: Mapping[str, Any]) -> None:
+    """``ValueError`` if ``options`` are not valid hyperparameters of ``algo``."""
+    if algo not in ALGORITHMS:
+        raise ValueError(f"algo {algo!r} is unknown; accepted: {', '.join(ALGORITHMS)}")
+    module = importlib.import_module(ALGORITHMS[algo])
+    module.hyperparameters_for(algo, dict(options))
+
+
+def make_agent(algo: str, env_info: EnvInfo, options: Mapping[str, Any]) -> Agent:
+    """The :class:`Agent` of ``algo`` for ``env_info`` with ``options`` applied."""
+    if algo not in ALGORITHMS:
+        raise ValueError(f"algo {algo!r} is unknown; accepted: {', '.join(ALGORITHMS)}")
+    module = importlib.import_module(ALGORITHMS[algo])
+    return module.make_agent(env_info, dict(options), algo=algo)
+
+
+def env_info(training_env: TrainingEnv) -> EnvInfo:
+    space = training_env.env.action_space
+    return EnvInfo(
+        env_id=training_env.env_id,
+        obs_dim=int(np.prod(training_env.env.observation_space.shape)),
+        action_dim=int(np.prod(space.shape)),
+        action_low=np.asarray(space.low, dtype=np.float32),
+        action_high=np.asarray(space.high, dtype=np.float32),
+        diff_model=training_env.diff_model,
+        is_mujoco=training_env.is_mujoco,
+    )
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in ("jax", "jaxlib", "optax", "numpy", "gymnasium", "mujoco"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(payload)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _json_default(value: Any):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def _env_rngs(env) -> dict[str, Any]:
+    states = {"env": env.unwrapped.np_random.bit_generator.state}
+    if hasattr(env, "noise_rng"):
+        states["noise"] = env.noise_rng.bit_generator.state
+    return states
+
+
+def _restore_env_rngs(env, states: Mapping[str, Any]) -> None:
+    env.unwrapped.np_random.bit_generator.state = states["env"]
+    if "noise" in states:
+        env.noise_rng.bit_generator.state = states["noise"]
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; a plain line per evaluation otherwise."""
+
+    def __init__(self, total: int, enabled: bool | None):
+        self.total = total
+        self.tty = sys.stderr.isatty() if enabled is None else enabled
+        self.last_draw = 0.0
+
+    def update(self, steps: int, eval_return: float | None, rate: float) -> None:
+        if not self.tty:
+            return
+        now = time.monotonic()
+        if now - self.last_draw < 0.5 and steps < self.total:
+            return
+        self.last_draw = now
+        filled = int(30 * steps / self.total)
+        shown = "-" if eval_return is None else f"{eval_return:.1f}"
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {steps}/{self.total} steps  "
+            f"eval {shown}  {rate:.0f} steps/s "
+        )
+        sys.stderr.flush()
+
+    def line(self, text: str) -> None:
+        if self.tty:
+            sys.stderr.write("\r" + " " * 79 + "\r")
+        print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def _evaluate(agent: Agent, state, eval_env, seeds: list[int]) -> float:
+    returns = []
+    for seed in seeds:
+        obs, _ = eval_env.reset(seed=seed)
+        total, done = 0.0, False
+        while not done:
+            action = np.asarray(agent.act(state, jnp.asarray(obs, dtype=jnp.float32)))
+            obs, reward, terminated, truncated, _ = eval_env.step(action)
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def _check_losses(losses: Mapping[str, float], limit: float, env_steps: int) -> str | None:
+    for name, value in losses.items():
+        if not math.isfinite(value) or abs(value) > limit:
+            return f"loss {name!r} = {value!r} at env step {env_steps} (limit {limit:g})"
+    return None
+
+
+def run_training(
+    config: TrainConfig,
+    out_dir: str | os.PathLike,
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> dict[str, Any]:
+    """Train ``config.algo`` on ``config.env``; write the files of the module docstring.
+
+    Returns the ``result.json`` contents. ``resume=True`` continues from ``checkpoint.pkl``
+    (or returns the finished result); without it, an ``out_dir`` that already holds a run is
+    refused. ``progress``: ``None`` draws a bar when stderr is a terminal.
+    """
+    config.validate()
+    out = Path(out_dir)
+    config_path, metrics_path = out / "config.json", out / "metrics.jsonl"
+    checkpoint_path, result_path = out / "checkpoint.pkl", out / "result.json"
+    if resume:
+        if config_path.exists():
+            saved = json.loads(config_path.read_text())["run"]
+            differing = [key for key, value in config.as_dict().items() if saved.get(key) != value]
+            if differing:
+                raise ValueError(
+                    f"--resume: the settings differ from the run in {out} in "
+                    f"{', '.join(differing)}; resume with the same settings or choose a new --out"
+                )
+        if result_path.exists():
+            return json.loads(result_path.read_text())
+    elif config_path.exists():
+        raise ValueError(
+            f"out {str(out)!r} already holds a run; pass --resume to continue it or choose a "
+            "new --out"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+
+    training_env = make_training_env(config.env, config.noise, config.seed)
+    eval_env = make_training_env(config.env, config.noise, config.seed + 1_000_003).env
+    info = env_info(training_env)
+    agent = make_agent(config.algo, info, config.options)
+    hyper = agent.hyper
+    env = training_env.env
+    if not config_path.exists():
+        _write_atomic(
+            config_path,
+            json.dumps(
+                {
+                    "run": config.as_dict(),
+                    "hyperparameters": dataclasses.asdict(hyper),
+                    "noise": training_env.noise.spec,
+                    "versions": _versions(),
+                    "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+                },
+                indent=2,
+                default=_json_default,
+            ).encode(),
+        )
+
+    fields = {
+        "obs": (info.obs_dim,),
+        "action": (info.action_dim,),
+        "reward": (),
+        "next_obs": (info.obs_dim,),
+        "terminated": (),
+        **dict(agent.extra_fields),
+    }
+    checkpoint = None
+    if resume and checkpoint_path.exists():
+        checkpoint = pickle.loads(checkpoint_path.read_bytes())
+        if checkpoint.get("version") != _CHECKPOINT_VERSION:
+            raise ValueError(f"checkpoint {checkpoint_path} has an unknown format")
+
+    obs, _ = env.reset(seed=config.seed)
+    if checkpoint is None:
+        key = jax.random.PRNGKey(config.seed)
+        key, init_key = jax.random.split(key)
+        state = agent.init(init_key)
+        rng = np.random.default_rng(config.seed)
+        buffer = ReplayBuffer(fields, min(hyper.buffer_size, config.steps))
+        loop = {"env_steps": 0, "episodes": 0, "evals": 0, "loss_sums": {}, "loss_count": 0}
+        metrics_path.write_text("")
+    else:
+        state = jax.tree.map(jnp.asarray, checkpoint["agent"])
+        key = jnp.asarray(checkpoint["key"])
+        rng = np.random.default_rng()
+        rng.bit_generator.state = checkpoint["rng"]
+        buffer = checkpoint["buffer"]
+        loop = checkpoint["loop"]
+        with open(metrics_path, "r+b") as handle:
+            handle.truncate(checkpoint["metrics_bytes"])
+        _restore_env_rngs(env, checkpoint["env_rngs"])
+        obs, _ = env.reset()
+
+    bar = _Progress(config.steps, progress)
+    last_eval: float | None = None
+    started = time.monotonic()
+    start_steps_done = loop["env_steps"]
+    last_checkpoint = loop["env_steps"]
+    episode_return, episode_length = 0.0, 0
+    low, high = info.action_low, info.action_high
+
+    def save_checkpoint() -> None:
+        payload = {
+            "version": _CHECKPOINT_VERSION,
+            "agent": jax.device_get(state),
+            "key": np.asarray(key),
+            "rng": rng.bit_generator.state,
+            "buffer": buffer,
+            "loop": loop,
+            "env_rngs": _env_rngs(env),
+            "metrics_bytes": metrics_path.stat().st_size,
+        }
+        _write_atomic(checkpoint_path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def log(record: dict[str, Any]) -> None:
+        with open(metrics_path, "a") as handle:
+            handle.write(json.dumps(record, default=_json_default) + "\n")
+
+    try:
+        while loop["env_steps"] < config.steps:
+            if loop["env_steps"] < hyper.start_steps:
+                action = rng.uniform(low, high).astype(np.float32)
+            else:
+                key, act_key = jax.random.split(key)
+                action = np.asarray(
+                    agent.explore(state, jnp.asarray(obs, dtype=jnp.float32), act_key)
+                )
+            extras = agent.extras(training_env, obs, action) if agent.extras else {}
+            next_obs, reward, terminated, truncated, step_info = env.step(action)
+            for name in agent.info_fields:
+                extras[name] = step_info[name]
+            buffer.add(
+                {
+                    "obs": obs,
+                    "action": action,
+                    "reward": reward,
+                    "next_obs": next_obs,
+                    "terminated": float(terminated),
+                    **extras,
+                }
+            )
+            obs = next_obs
+            loop["env_steps"] += 1
+            episode_return += float(reward)
+            episode_length += 1
+            env_steps = loop["env_steps"]
+
+            if env_steps >= hyper.start_steps and len(buffer) >= hyper.batch_size:
+                batch = buffer.sample(rng, (hyper.updates_per_step, hyper.batch_size))
+                key, update_key = jax.random.split(key)
+                new_state, losses = agent.update(state, batch, update_key)
+                losses = {name: float(value) for name, value in jax.device_get(losses).items()}
+                problem = _check_losses(losses, config.max_abs_loss, env_steps)
+                if problem is not None:
+                    log({"kind": "diverged", "env_steps": env_steps, "reason": problem})
+                    kept = (
+                        f"the last good checkpoint ({checkpoint_path}) is kept"
+                        if checkpoint_path.exists()
+                        else "no checkpoint had been written yet"
+                    )
+                    raise TrainingDiverged(f"training stopped: {problem}; {kept}")
+                state = new_state
+                for name, value in losses.items():
+                    loop["loss_sums"][name] = loop["loss_sums"].get(name, 0.0) + value
+                loop["loss_count"] += 1
+
+            if env_steps % config.eval_every == 0 or env_steps == config.steps:
+                seeds = [
+                    config.seed + 1_000_003 + loop["evals"] * config.eval_episodes + index
+                    for index in range(config.eval_episodes)
+                ]
+                last_eval = _evaluate(agent, state, eval_env, seeds)
+                count = max(loop["loss_count"], 1)
+                elapsed = time.monotonic() - started
+                rate = (env_steps - start_steps_done) / max(elapsed, 1e-9)
+                log(
+                    {
+                        "kind": "eval",
+                        "env_steps": env_steps,
+                        "eval_return": last_eval,
+                        **{f"loss/{n}": s / count for n, s in loop["loss_sums"].items()},
+                        "steps_per_second": rate,
+                    }
+                )
+                bar.line(
+                    f"{config.algo} {config.env} seed {config.seed}: step {env_steps}/"
+                    f"{config.steps} eval return {last_eval:.2f} ({rate:.0f} steps/s)"
+                )
+                loop["evals"] += 1
+                loop["loss_sums"], loop["loss_count"] = {}, 0
+
+            if terminated or truncated or env_steps == config.steps:
+                log(
+                    {
+                        "kind": "episode",
+                        "env_steps": env_steps,
+                        "episode_return": episode_return,
+                        "episode_length": episode_length,
+                    }
+                )
+                loop["episodes"] += 1
+                episode_return, episode_length = 0.0, 0
+                if (
+                    env_steps - last_checkpoint >= config.checkpoint_every
+                    or env_steps == config.steps
+                ):
+                    save_checkpoint()
+                    last_checkpoint = env_steps
+                if env_steps < config.steps:
+                    obs, _ = env.reset()
+            elapsed = time.monotonic() - started
+            bar.update(env_steps, last_eval, (env_steps - start_steps_done) / max(elapsed, 1e-9))
+    finally:
+        bar.close()
+
+    wall = time.monotonic() - started
+    curve = []
+    for line in metrics_path.read_text().splitlines():
+        record = json.loads(line)
+        if record["kind"] == "eval":
+            curve.append([record["env_steps"], record["eval_return"]])
+    result = {
+        "status": "finished",
+        "run": config.as_dict(),
+        "final_eval_return": curve[-1][1],
+        "eval_curve": curve,
+        "wall_seconds_last_session": wall,
+    }
+    _write_atomic(result_path, json.dumps(result, indent=2, default=_json_default).encode())
+    return result
+
+
+def run_from_settings(settings: Mapping[str, Any], out_dir: str | os.PathLike) -> dict[str, Any]:
+    """:func:`run_training` from a plain settings dict (the regression sweeps' run function).
+
+    Keys: those of :class:`TrainConfig`. A run already in ``out_dir`` is resumed or, when
+    finished, its result returned.
+    """
+    config = TrainConfig(**dict(settings)).validate()
+    return run_training(config, out_dir, resume=True, progress=False)
