@@ -64,6 +64,10 @@ def _build_parser() -> argparse.ArgumentParser:
     from verify.train_job import add_train_parser
 
     add_train_parser(commands)
+
+    from verify.regress_job import add_regress_parser
+
+    add_regress_parser(commands)
     return parser
 
 
@@ -103,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from verify.train_job import run_train
 
             return run_train(args)
+        if args.command == "regress":
+            from verify.regress_job import regress_from_args
+
+            return regress_from_args(args)
         raise UsageError(f"{PROG}: error: unknown command {args.command!r}")
     except UsageError as error:
         print(str(error), file=sys.stderr)

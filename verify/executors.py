@@ -1,0 +1,340 @@
+"""Run a list of training runs through an injected trainer, locally or on a Ray cluster.
+
+A task is a settings dict (``verify.suites``); the trainer is any picklable function
+
+    run_fn(settings: dict, out_dir: str) -> dict        (the result, JSON-serialisable)
+
+``out_dir`` is ``OUT/work/<fingerprint>/<key>/``, the run's own folder for side files (a
+trainer may keep checkpoints there and resume an interrupted run from them; the fingerprint
+in the path keeps changed code from resuming an old run; old folders may be deleted). What
+the sweep keeps is written by the **driver** (the process that called :func:`run_tasks`)
+from the returned dict, the moment each run finishes:
+
+    OUT/runs/<key>.json         {"key", "settings", "result", "seconds", "host", "fingerprint"}
+    OUT/runs/<key>.error.json   {"key", "settings", "error", "traceback", "host"}  (a crash)
+
+Both are written atomically (a temporary file, then ``os.replace``), so a file that exists is
+complete. A rerun with the same ``OUT`` reuses every ``<key>.json`` whose ``fingerprint``
+matches (pass a hash of the code that trains, so a result from before a code change is run
+again, not reused) and runs only the rest, crashed runs included (a crash may be transient;
+the retry's success deletes the error file). A crash never stops the sweep;
+``KeyboardInterrupt`` does, after the runs already finished are on disk: rerun the same
+command to continue.
+
+Executors:
+
+``local``
+    ``jobs == 1`` runs in this process, in order. ``jobs > 1`` uses a
+    ``ProcessPoolExecutor`` with the ``spawn`` start method (a forked JAX process can
+    deadlock on its thread pools), with at most ``jobs`` runs submitted at a time, so an
+    interruption leaves nothing queued. A worker that dies (segfault, out of memory) marks
+    its in-flight runs as crashed and the pool is restarted.
+``ray``
+    Every run is a ``@ray.remote(num_cpus=1, max_retries=0)`` task; the result comes back as
+    the task's return value and the driver writes the files, so **no shared filesystem is
+    needed** (only the trainer's side files in ``out_dir`` stay on the machine that ran it).
+    ``ray_address=None`` starts a private local instance (``ray.init(num_cpus=jobs,
+    include_dashboard=False)``) and shuts it down at the end; ``"auto"`` or ``"HOST:PORT"``
+    joins a running cluster (``-j`` is then ignored: the cluster's CPUs decide). When Ray is
+    already initialised in this process, that instance is used and left running. Every
+    machine of a cluster needs the same checkout and virtual environment (the trainer is
+    imported there by name). To build one::
+
+        machine A:   ray start --head --port 6379 --num-cpus 16
+        others:      ray start --address A:6379
+        driver (A):  sobolev-verify regress full --executor ray --ray-address A:6379
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from verify.suites import run_key
+
+__all__ = ["EXECUTORS", "RunOutcome", "result_path", "run_tasks"]
+
+EXECUTORS = ("local", "ray")
+OUTCOMES = ("done", "reused", "crashed")
+RunFn = Callable[[dict, str], dict]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What happened to one task: ``done`` now, ``reused`` from disk, or ``crashed``."""
+
+    key: str
+    settings: dict[str, Any]
+    status: str
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    def __post_init__(self):
+        if self.status not in OUTCOMES:
+            raise ValueError(f"status must be one of {OUTCOMES}; got {self.status!r}")
+
+
+def result_path(out: str | Path, key: str) -> Path:
+    """``OUT/runs/<key>.json``, where a finished run's result lives."""
+    return Path(out) / "runs" / f"{key}.json"
+
+
+def _error_path(out: str | Path, key: str) -> Path:
+    return Path(out) / "runs" / f"{key}.error.json"
+
+
+def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write ``payload`` as JSON atomically: a temporary file in the same folder, then rename."""
+    text = json.dumps(payload, indent=1, sort_keys=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def _execute(run_fn: RunFn, settings: dict, out_dir: str) -> dict[str, Any]:
+    """Run one task where it is scheduled; a crash comes back as data, not as an exception.
+
+    ``KeyboardInterrupt`` propagates, so an interrupted run is neither a result nor a crash.
+    """
+    start = time.perf_counter()
+    host = platform.node()
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        result = run_fn(dict(settings), str(out_dir))
+        if not isinstance(result, Mapping):
+            raise TypeError(f"run_fn returned {type(result).__name__}; expected a dict")
+        result = dict(result)
+        json.dumps(result)  # fail here, with the run's name, if it cannot be stored
+    except (Exception, SystemExit) as error:
+        return dict(
+            ok=False,
+            error=f"{type(error).__name__}: {error}",
+            traceback=traceback.format_exc(),
+            seconds=time.perf_counter() - start,
+            host=host,
+        )
+    return dict(ok=True, result=result, seconds=time.perf_counter() - start, host=host)
+
+
+def _crash(message: str) -> dict[str, Any]:
+    return dict(ok=False, error=message, traceback="", seconds=0.0, host="")
+
+
+def _describe(settings: Mapping[str, Any]) -> str:
+    return (
+        f"{settings['algo']} {settings['env']} {settings['noise']} "
+        f"seed={settings['seed']} steps={settings['steps']}"
+    )
+
+
+def _reused(out: Path, key: str, settings: dict, fingerprint: str | None) -> RunOutcome | None:
+    path = result_path(out, key)
+    try:
+        stored = json.loads(path.read_text())
+        if stored.get("fingerprint") != fingerprint:
+            return None  # another version of the code: run it again
+        return RunOutcome(key, settings, "reused", stored["result"], None, stored["seconds"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # missing or unreadable: run it again
+
+
+def _spawn_pool(jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _run_local(pending, run_fn, jobs, work, finish) -> None:
+    if jobs == 1:
+        for key, settings in pending:
+            finish(key, _execute(run_fn, settings, work(key)))
+        return
+    waiting = list(reversed(pending))  # pop() takes the next task
+    running: dict = {}  # future -> key; never more than `jobs`, so nothing sits queued
+    pool = _spawn_pool(jobs)
+    try:
+        while waiting or running:
+            while waiting and len(running) < jobs:
+                key, settings = waiting.pop()
+                running[pool.submit(_execute, run_fn, settings, work(key))] = key
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in finished:
+                key = running.pop(future)
+                try:
+                    payload = future.result()
+                except BrokenProcessPool as error:
+                    broken = True
+                    payload = _crash(f"a worker process died while running it ({error})")
+                finish(key, payload)
+            if broken:  # a broken pool loses every in-flight run: record them, start afresh
+                for key in running.values():
+                    finish(key, _crash("lost when another worker process died"))
+                running.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = _spawn_pool(jobs)
+    except KeyboardInterrupt:
+        # keep what the other workers still finish (a Ctrl-C interrupts them too, so this
+        # is short); a second Ctrl-C abandons them
+        try:
+            for future in wait(running).done:
+                try:
+                    payload = future.result()
+                except BaseException:
+                    continue
+                finish(running[future], payload)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_ray(pending, run_fn, jobs, address, work, finish) -> None:
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        if address is None:
+            ray.init(num_cpus=jobs, include_dashboard=False)
+        else:
+            ray.init(address=address)
+    remote = ray.remote(num_cpus=1, max_retries=0)(_execute)
+    refs: dict = {}
+    try:
+        for key, settings in pending:
+            refs[remote.remote(run_fn, settings, work(key))] = key
+        while refs:
+            finished, _ = ray.wait(list(refs), num_returns=1)
+            for ref in finished:
+                key = refs.pop(ref)
+                try:
+                    payload = ray.get(ref)
+                except ray.exceptions.RayError as error:  # the worker died, or was cancelled
+                    payload = _crash(f"{type(error).__name__}: {str(error).splitlines()[0]}")
+                finish(key, payload)
+    except KeyboardInterrupt:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_tasks(
+    tasks: Sequence[Mapping[str, Any]],
+    run_fn: RunFn,
+    out: str | Path,
+    *,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    fingerprint: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[RunOutcome]:
+    """Run every task not already finished in ``out``; return one outcome per task, in order.
+
+    ``tasks``: settings dicts (``verify.suites.suite_tasks``); equal settings run once.
+    ``executor``: ``"local"`` or ``"ray"`` (module docstring); ``jobs`` >= 1 worker processes
+    (local) or CPUs of a private local Ray instance; ``ray_address`` ``None``, ``"auto"`` or
+    ``"HOST:PORT"`` (Ray only). ``fingerprint``: stored with every result; a stored result
+    is reused only when its fingerprint equals this one. ``log`` receives one plain-text
+    line per finished run (default: stderr). Raises ``ValueError`` for a bad executor,
+    ``jobs`` or ``ray_address``, and re-raises ``KeyboardInterrupt`` after storing every
+    finished run.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}; got {executor!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1; got {jobs!r}")
+    if ray_address is not None and executor != "ray":
+        raise ValueError(f"ray_address is for executor 'ray'; got it with {executor!r}")
+    if log is None:
+
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+
+    out = Path(out)
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    keyed = {}
+    for settings in tasks:
+        keyed.setdefault(run_key(settings), dict(settings))
+    outcomes: dict[str, RunOutcome] = {}
+    for key, settings in keyed.items():
+        stored = _reused(out, key, settings, fingerprint)
+        if stored is not None:
+            outcomes[key] = stored
+    pending = [(key, settings) for key, settings in keyed.items() if key not in outcomes]
+    where = f"{executor}, -j {jobs}" if ray_address is None else f"ray at {ray_address}"
+    log(
+        f"{len(keyed)} runs: {len(outcomes)} finished earlier (reused from {out / 'runs'}), "
+        f"{len(pending)} to run ({where})"
+    )
+    count = len(pending)
+
+    def work(key: str) -> str:
+        return str((out / "work" / (fingerprint or "unversioned") / key).resolve())
+
+    def finish(key: str, payload: dict[str, Any]) -> None:
+        settings = keyed[key]
+        number = sum(o.status != "reused" for o in outcomes.values()) + 1
+        prefix = f"[{number}/{count}]"
+        if payload["ok"]:
+            _write_json(
+                result_path(out, key),
+                dict(
+                    key=key,
+                    settings=settings,
+                    result=payload["result"],
+                    seconds=payload["seconds"],
+                    host=payload["host"],
+                    fingerprint=fingerprint,
+                ),
+            )
+            _error_path(out, key).unlink(missing_ok=True)
+            outcomes[key] = RunOutcome(
+                key, settings, "done", payload["result"], None, payload["seconds"]
+            )
+            score = payload["result"].get("final_eval_return")
+            shown = f"  final_eval_return={score:.6g}" if isinstance(score, int | float) else ""
+            log(f"{prefix} done {_describe(settings)}{shown}  {payload['seconds']:.1f} s")
+        else:
+            error_file = _error_path(out, key)
+            _write_json(
+                error_file,
+                dict(
+                    key=key,
+                    settings=settings,
+                    error=payload["error"],
+                    traceback=payload["traceback"],
+                    host=payload["host"],
+                ),
+            )
+            outcomes[key] = RunOutcome(
+                key, settings, "crashed", None, payload["error"], payload["seconds"]
+            )
+            log(f"{prefix} CRASHED {_describe(settings)}: {payload['error']}  ({error_file})")
+
+    try:
+        if pending and executor == "local":
+            _run_local(pending, run_fn, jobs, work, finish)
+        elif pending:
+            _run_ray(pending, run_fn, jobs, ray_address, work, finish)
+    except KeyboardInterrupt:
+        done = sum(o.status == "done" for o in outcomes.values())
+        log(
+            f"interrupted: {done} runs finished in this sweep are kept in {out / 'runs'}; "
+            "rerun the same command to run the rest"
+        )
+        raise
+    return [outcomes[run_key(settings)] for settings in tasks]

@@ -1,0 +1,384 @@
+"""Regression suites as data: cells of env × algo × noise × seeds × steps, plus run options.
+
+A **run** is one settings dict, the only thing a trainer sees and the only thing its result
+is keyed by (no suite name, so the same settings in two suites share one result file). Its
+keys are those of ``agents.training.TrainConfig``; ``options`` are the algorithm's
+hyperparameter overrides:
+
+    {"algo": "td3", "env": "pendulum", "noise": "none", "seed": 0, "steps": 300,
+     "eval_every": 100, "eval_episodes": 2,
+     "options": {"batch_size": 64, "hidden": [64, 64], "start_steps": 100, ...}}
+
+A **cell** is the runs that differ only in ``seed``; a regression verdict is per cell. A
+**suite** is cells, the evaluation schedule, options for every run and per-algo overrides; a
+run's options are ``suite.options | suite.algo_options[algo] | cell.options`` (later wins).
+
+Accepted values (checked when a suite is built, so a typo fails at import):
+
+    algo    'td3', 'mage', 'dsdpg', 'sobolev-td3', 'sobolev-sac'
+    env     a Gymnasium MuJoCo id 'Name-vN' (e.g. 'Hopper-v5'), 'point-mass:N' (the 2-D toy
+            with N >= 1 reward locations), or a JAX env: 'pendulum', 'toy-1d', 'lq'
+    noise   'none', 'obs-mult:X' (0 <= X < 1), 'dyn-gauss:SIGMA', 'act-gauss:SIGMA' (SIGMA >= 0)
+            in the canonical form of ``agents.noise.parse_noise(s).spec``; 'dyn-gauss'
+            perturbs MuJoCo state, so it needs a MuJoCo env
+    options keys are identifiers; values are JSON scalars or flat lists of them. The suites
+            set ``batch_size``, ``start_steps``, ``buffer_size`` (the training loop reads them
+            from every algorithm's hyperparameters) and ``hidden`` (network widths).
+
+**Expected runtimes** come from :func:`estimate_minutes`, a cost model stated in
+``STEP_MS``/``RUN_OVERHEAD_S`` (assumed costs on one core of a 2-core CI machine, to be
+recalibrated with measured run times): smoke ≈ 2.5 min and standard ≈ 52 min on 2 cores;
+full ≈ 35 core-hours (≈ 18 h on 2 cores: run it on a cluster with ``--executor ray``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ALGOS",
+    "SUITES",
+    "Cell",
+    "Suite",
+    "cell_key",
+    "cell_name",
+    "estimate_minutes",
+    "options",
+    "run_key",
+    "suite_tasks",
+]
+
+ALGOS = ("td3", "mage", "dsdpg", "sobolev-td3", "sobolev-sac")
+JAX_ENVS = ("pendulum", "toy-1d", "lq")
+ENV_FORMS = f"a Gymnasium MuJoCo id 'Name-vN', 'point-mass:N' (N >= 1) or one of {JAX_ENVS}"
+NOISE_FORMS = (
+    "'none', 'obs-mult:X' (0 <= X < 1), 'dyn-gauss:SIGMA' or 'act-gauss:SIGMA' (SIGMA >= 0)"
+)
+SETTINGS_KEYS = ("algo", "env", "noise", "seed", "steps", "options")  # at least these
+
+_MUJOCO_ID = re.compile(r"[A-Z][A-Za-z0-9]*-v[0-9]+")
+_POINT_MASS = re.compile(r"point-mass:([1-9][0-9]*)")
+_NOISE = re.compile(r"(obs-mult|dyn-gauss|act-gauss):([0-9.eE+-]+)")
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+
+# Cost model behind the expected runtimes (assumptions, not measurements): milliseconds of
+# one core per environment step, training update and evaluation included, with the default
+# 256×256 networks; plus a fixed cost per run (process start, JAX import, compilation).
+STEP_MS = {"td3": 1.5, "sobolev-td3": 3.0, "sobolev-sac": 3.5, "mage": 4.0, "dsdpg": 4.0}
+SMALL_NETWORK_FACTOR = 0.5  # runs whose options set hidden to at most 64 units per layer
+RUN_OVERHEAD_S = 30.0
+
+Options = tuple[tuple[str, Any], ...]
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(_frozen(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+def _thawed(value: Any) -> Any:
+    return [_thawed(v) for v in value] if isinstance(value, list | tuple) else value
+
+
+def options(**values: Any) -> Options:
+    """Run options as a hashable, sorted tuple of ``(name, value)`` pairs (lists as tuples).
+
+    >>> options(hidden=[64, 64], batch_size=64)
+    (('batch_size', 64), ('hidden', (64, 64)))
+    """
+    return tuple(sorted((name, _frozen(value)) for name, value in values.items()))
+
+
+def _check_options(pairs: Options, where: str) -> None:
+    if not isinstance(pairs, tuple) or not all(isinstance(p, tuple) and len(p) == 2 for p in pairs):
+        raise ValueError(f"{where}: options must be built with options(...); got {pairs!r}")
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: repeated option names in {names}")
+    for name, value in pairs:
+        if not isinstance(name, str) or not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"{where}: option name {name!r} is not a lower-case identifier")
+        leaves = value if isinstance(value, tuple) else (value,)
+        for leaf in leaves:
+            if not isinstance(leaf, str | int | float | bool) or (
+                isinstance(leaf, float) and not math.isfinite(leaf)
+            ):
+                raise ValueError(
+                    f"{where}: option {name!r} = {value!r}; values must be finite JSON scalars "
+                    "(str, int, float, bool) or flat lists of them"
+                )
+
+
+def _check_env(env: str, where: str) -> None:
+    if not isinstance(env, str) or not (
+        env in JAX_ENVS or _POINT_MASS.fullmatch(env) or _MUJOCO_ID.fullmatch(env)
+    ):
+        raise ValueError(f"{where}: env {env!r} is not {ENV_FORMS}")
+
+
+def _check_noise(noise: str, env: str, where: str) -> None:
+    if noise == "none":
+        return
+    match = _NOISE.fullmatch(noise) if isinstance(noise, str) else None
+    try:
+        scale = float(match.group(2)) if match else math.nan
+    except ValueError:
+        scale = math.nan
+    kind = match.group(1) if match else None
+    if (
+        kind is None
+        or not math.isfinite(scale)
+        or scale < 0
+        or (kind == "obs-mult" and scale >= 1)
+        or f"{kind}:{scale!r}" != noise  # the canonical spelling of agents.noise.parse_noise
+    ):
+        raise ValueError(
+            f"{where}: noise {noise!r} is not one of {NOISE_FORMS}, written canonically"
+        )
+    if kind == "dyn-gauss" and not _MUJOCO_ID.fullmatch(env):
+        raise ValueError(
+            f"{where}: noise {noise!r} perturbs MuJoCo state; env {env!r} is not MuJoCo"
+        )
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Runs of one algo on one env under one noise for ``steps`` env steps, one per seed."""
+
+    env: str
+    algo: str
+    noise: str = "none"
+    seeds: tuple[int, ...] = (0, 1)
+    steps: int = 1000
+    options: Options = ()  # overrides for this cell only
+
+    def __post_init__(self):
+        where = f"cell {self.algo} {self.env} {self.noise}"
+        if self.algo not in ALGOS:
+            raise ValueError(f"{where}: algo {self.algo!r} is not one of {ALGOS}")
+        _check_env(self.env, where)
+        _check_noise(self.noise, self.env, where)
+        if (
+            not isinstance(self.seeds, tuple)
+            or not self.seeds
+            or not all(
+                isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in self.seeds
+            )
+            or len(set(self.seeds)) != len(self.seeds)
+        ):
+            raise ValueError(
+                f"{where}: seeds must be a non-empty tuple of distinct ints >= 0; "
+                f"got {self.seeds!r}"
+            )
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise ValueError(f"{where}: steps must be an int >= 1; got {self.steps!r}")
+        _check_options(self.options, where)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named list of cells; ``options`` apply to every run, ``algo_options`` per algo.
+
+    Every run is evaluated every ``eval_every`` env steps (and at its last step) with
+    ``eval_episodes`` deterministic episodes; its score is the last evaluation's mean return.
+    """
+
+    name: str
+    summary: str
+    cells: tuple[Cell, ...]
+    eval_every: int
+    eval_episodes: int
+    options: Options = ()
+    algo_options: tuple[tuple[str, Options], ...] = field(default=())
+
+    def __post_init__(self):
+        where = f"suite {self.name!r}"
+        if not self.cells or not all(isinstance(c, Cell) for c in self.cells):
+            raise ValueError(f"{where}: cells must be a non-empty tuple of Cell")
+        for name in ("eval_every", "eval_episodes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{where}: {name} must be an int >= 1; got {value!r}")
+        _check_options(self.options, where)
+        for algo, overrides in self.algo_options:
+            if algo not in ALGOS:
+                raise ValueError(f"{where}: algo_options names {algo!r}, not one of {ALGOS}")
+            _check_options(overrides, f"{where}, algo_options[{algo!r}]")
+        keys = [cell_key(suite_cell_settings(self, cell)) for cell in self.cells]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{where}: two cells have the same settings")
+        names = [cell_name(suite_cell_settings(self, cell)) for cell in self.cells]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{where}: two cells have the same name (algo env noise steps)")
+
+
+def suite_cell_settings(suite: Suite, cell: Cell) -> dict[str, Any]:
+    """The settings shared by a cell's runs (every key but ``seed``), options merged."""
+    merged = dict(suite.options)
+    merged.update(dict(dict(suite.algo_options).get(cell.algo, ())))
+    merged.update(dict(cell.options))
+    return {
+        "algo": cell.algo,
+        "env": cell.env,
+        "noise": cell.noise,
+        "steps": cell.steps,
+        "eval_every": suite.eval_every,
+        "eval_episodes": suite.eval_episodes,
+        "options": {name: _thawed(value) for name, value in sorted(merged.items())},
+    }
+
+
+def suite_tasks(suite: Suite) -> list[dict[str, Any]]:
+    """Every run of ``suite`` as a settings dict (cells in order, seeds in order)."""
+    tasks = []
+    for cell in suite.cells:
+        shared = suite_cell_settings(suite, cell)
+        tasks += [{**shared, "seed": seed} for seed in cell.seeds]
+    return tasks
+
+
+def _digest(payload: Mapping[str, Any]) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")
+
+
+def _check_settings(settings: Mapping[str, Any], needed: tuple[str, ...]) -> None:
+    missing = [k for k in needed if k not in settings]
+    if not isinstance(settings, Mapping) or missing:
+        raise ValueError(f"settings lack {missing}; a run's settings have {list(SETTINGS_KEYS)}")
+
+
+def run_key(settings: Mapping[str, Any]) -> str:
+    """Stable file-name key of one run: readable prefix + SHA-256 of the canonical settings.
+
+    ``algo-env-noise-s<seed>-n<steps>-<12 hex>``; the hash covers every key of ``settings``
+    (options included) as sorted compact JSON, so equal settings give equal keys in any suite
+    or process, and settings differing in anything differ in the hash.
+
+    >>> run_key({"algo": "td3", "env": "point-mass:4", "noise": "none", "seed": 1,
+    ...          "steps": 300, "options": {}})[:30]
+    'td3-point-mass-4-none-s1-n300-'
+    """
+    _check_settings(settings, SETTINGS_KEYS)
+    prefix = _slug(
+        f"{settings['algo']}-{settings['env']}-{settings['noise']}"
+        f"-s{settings['seed']}-n{settings['steps']}"
+    )
+    return f"{prefix}-{_digest(settings)}"
+
+
+def cell_key(settings: Mapping[str, Any]) -> str:
+    """Key of the cell a run belongs to: :func:`run_key` of the settings without ``seed``."""
+    _check_settings(settings, tuple(k for k in SETTINGS_KEYS if k != "seed"))
+    prefix = _slug(f"{settings['algo']}-{settings['env']}-{settings['noise']}-n{settings['steps']}")
+    return f"{prefix}-{_digest({k: v for k, v in settings.items() if k != 'seed'})}"
+
+
+def cell_name(settings: Mapping[str, Any]) -> str:
+    """Display name of a cell: ``'algo env noise steps'``."""
+    return f"{settings['algo']} {settings['env']} {settings['noise']} {settings['steps']}"
+
+
+def estimate_minutes(suite: Suite, *, cores: int = 2) -> float:
+    """Wall-clock minutes of ``suite`` on ``cores`` cores under the module's cost model.
+
+    ``Σ_runs (RUN_OVERHEAD_S + steps · STEP_MS[algo] · f / 1000) / cores / 60`` with
+    ``f = SMALL_NETWORK_FACTOR`` for runs whose ``hidden`` layers are all <= 64 wide, else 1
+    (perfect packing of runs onto cores assumed).
+    """
+    total = 0.0
+    for task in suite_tasks(suite):
+        hidden = task["options"].get("hidden")
+        small = isinstance(hidden, list) and hidden and max(hidden) <= 64
+        factor = SMALL_NETWORK_FACTOR if small else 1.0
+        total += RUN_OVERHEAD_S + task["steps"] * STEP_MS[task["algo"]] * factor / 1000
+    return total / cores / 60
+
+
+# -- the suites -------------------------------------------------------------------------------
+
+_MUJOCO_NOISES = ("none", "obs-mult:0.2", "dyn-gauss:0.05")
+
+SMOKE = Suite(
+    name="smoke",
+    summary="CI check that every algo trains and scores as before: 5 cells × 2 seeds × 300 steps",
+    cells=(
+        Cell("pendulum", "td3", steps=300),
+        Cell("pendulum", "sobolev-td3", steps=300),
+        Cell("point-mass:4", "mage", steps=300),
+        Cell("InvertedPendulum-v5", "dsdpg", "obs-mult:0.2", steps=300),
+        Cell("InvertedPendulum-v5", "sobolev-sac", "dyn-gauss:0.05", steps=300),
+    ),
+    eval_every=100,
+    eval_episodes=2,
+    options=options(hidden=[64, 64], batch_size=64, start_steps=100, buffer_size=10_000),
+    # the model-based updates differentiate through a model per sample, the costliest
+    algo_options=(("mage", options(batch_size=32)), ("dsdpg", options(batch_size=32))),
+)
+
+_STANDARD_SEEDS = (0, 1, 2, 3, 4)
+STANDARD = Suite(
+    name="standard",
+    summary="about an hour on 2 cores: every algo on pendulum, the point mass and two MuJoCo "
+    "balancing tasks, with observation and dynamics noise, 5 seeds",
+    cells=(
+        *(Cell("pendulum", algo, seeds=_STANDARD_SEEDS, steps=15_000) for algo in ALGOS),
+        *(
+            Cell("point-mass:4", algo, seeds=_STANDARD_SEEDS, steps=15_000)
+            for algo in ("td3", "sobolev-td3", "sobolev-sac")
+        ),
+        *(
+            Cell("InvertedPendulum-v5", algo, noise, seeds=_STANDARD_SEEDS, steps=15_000)
+            for algo in ("td3", "sobolev-td3")
+            for noise in ("none", "obs-mult:0.2")
+        ),
+        *(
+            Cell("InvertedDoublePendulum-v5", algo, noise, seeds=_STANDARD_SEEDS, steps=30_000)
+            for algo in ("td3", "sobolev-td3")
+            for noise in ("none", "dyn-gauss:0.05")
+        ),
+    ),
+    eval_every=1000,
+    eval_episodes=5,
+    options=options(start_steps=1000, buffer_size=100_000),
+)
+
+_FULL_SEEDS = (0, 1, 2, 3, 4)
+_FULL_MUJOCO_STEPS = {
+    "InvertedPendulum-v5": 50_000,
+    "InvertedDoublePendulum-v5": 100_000,
+    "Hopper-v5": 300_000,
+}
+FULL = Suite(
+    name="full",
+    summary="the paper-scale sweep for a cluster: every algo × 3 MuJoCo envs × 3 noises, the "
+    "point mass with and without observation noise, pendulum, 5 seeds",
+    cells=(
+        *(
+            Cell(env, algo, noise, seeds=_FULL_SEEDS, steps=steps)
+            for env, steps in _FULL_MUJOCO_STEPS.items()
+            for algo in ALGOS
+            for noise in _MUJOCO_NOISES
+        ),
+        *(
+            Cell("point-mass:4", algo, noise, seeds=_FULL_SEEDS, steps=50_000)
+            for algo in ALGOS
+            for noise in ("none", "obs-mult:0.2")
+        ),
+        *(Cell("pendulum", algo, seeds=_FULL_SEEDS, steps=30_000) for algo in ALGOS),
+    ),
+    eval_every=5000,
+    eval_episodes=10,
+    options=options(start_steps=5000),
+)
+
+SUITES: dict[str, Suite] = {suite.name: suite for suite in (SMOKE, STANDARD, FULL)}
