@@ -68,6 +68,10 @@ def _build_parser() -> argparse.ArgumentParser:
     from verify.regress_job import add_regress_parser
 
     add_regress_parser(commands)
+
+    from verify.bench_job import add_bench_parser
+
+    add_bench_parser(commands)
     return parser
 
 
@@ -107,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from verify.train_job import run_train
 
             return run_train(args)
+        if args.command == "bench":
+            from verify.bench_job import run_bench
+
+            return run_bench(args)
         if args.command == "regress":
             from verify.regress_job import regress_from_args
 

@@ -54,7 +54,7 @@ __all__ = [
     "suite_tasks",
 ]
 
-ALGOS = ("td3", "mage", "dsdpg", "sobolev-td3", "sobolev-sac")
+ALGOS = ("td3", "mage", "dsdpg", "sobolev-td3", "sobolev-sac", "sac")
 JAX_ENVS = ("pendulum", "toy-1d", "lq")
 ENV_FORMS = f"a Gymnasium MuJoCo id 'Name-vN', 'point-mass:N' (N >= 1) or one of {JAX_ENVS}"
 NOISE_FORMS = (
@@ -283,9 +283,18 @@ def cell_key(settings: Mapping[str, Any]) -> str:
     return f"{prefix}-{_digest({k: v for k, v in settings.items() if k != 'seed'})}"
 
 
+_NAMED_OPTIONS = ("critic_loss", "world_model", "truncate")
+
+
 def cell_name(settings: Mapping[str, Any]) -> str:
-    """Display name of a cell: ``'algo env noise steps'``."""
-    return f"{settings['algo']} {settings['env']} {settings['noise']} {settings['steps']}"
+    """Display name of a cell: ``'algo env noise steps'`` plus DSDPG's variant options."""
+    name = f"{settings['algo']} {settings['env']} {settings['noise']} {settings['steps']}"
+    variant = [
+        f"{key}={settings['options'][key]}"
+        for key in _NAMED_OPTIONS
+        if key in settings.get("options", {})
+    ]
+    return " ".join([name, *variant])
 
 
 def estimate_minutes(suite: Suite, *, cores: int = 2) -> float:
@@ -381,4 +390,72 @@ FULL = Suite(
     options=options(start_steps=5000),
 )
 
-SUITES: dict[str, Suite] = {suite.name: suite for suite in (SMOKE, STANDARD, FULL)}
+# -- evidence suites: the papers' comparisons at budgets this machine affords -------------------
+
+_C7_VARIANTS = (
+    ("dsdpg", options(critic_loss="msmmd")),
+    ("dsdpg", options(critic_loss="mmd")),
+    ("dsdpg", options(critic_loss="huber-sobolev")),
+    ("dsdpg", options(critic_loss="mmd-nograd")),
+    ("td3", ()),
+)
+
+
+def _c7_suite(name: str, steps: int, summary: str) -> Suite:
+    return Suite(
+        name=name,
+        summary=summary,
+        cells=tuple(
+            Cell(f"point-mass:{n}", algo, seeds=(0, 1, 2, 3, 4), steps=steps, options=variant)
+            for n in (1, 2, 4)
+            for algo, variant in _C7_VARIANTS
+        ),
+        eval_every=steps // 5,
+        eval_episodes=5,
+        options=options(hidden=[64, 64], batch_size=32, start_steps=300, buffer_size=50_000),
+        algo_options=(("dsdpg", options(updates_per_step=1, model_hidden=[64, 64])),),
+    )
+
+
+C7_TOY = _c7_suite(
+    "c7-toy",
+    1500,
+    "SPEC C7 on the 2-D point mass at a 2-core budget (about 50 min with -j 2): N in {1, 2, 4} "
+    "reward locations, DSDPG with MSMMD, MMD, Huber-Sobolev and no-gradient MMD critics "
+    "against TD3, 5 seeds, 1500 env steps",
+)
+C7_TOY_LONG = _c7_suite(
+    "c7-toy-long",
+    30_000,
+    "SPEC C7 on the 2-D point mass at a budget for a cluster: the c7-toy cells, 30k steps",
+)
+
+TD3_PENDULUM = Suite(
+    name="td3-ip",
+    summary="TD3 on InvertedPendulum-v5, 30k steps, 5 seeds (the baseline's sanity check)",
+    cells=(Cell("InvertedPendulum-v5", "td3", seeds=(0, 1, 2, 3, 4), steps=30_000),),
+    eval_every=2000,
+    eval_episodes=10,
+    options=options(start_steps=1000),
+)
+
+NOISY_IDP = Suite(
+    name="noisy-idp",
+    summary="InvertedDoublePendulum-v5 under obs-mult:0.2: td3, mage, dsdpg, 3 seeds, 5000 steps",
+    cells=tuple(
+        Cell("InvertedDoublePendulum-v5", algo, "obs-mult:0.2", seeds=(0, 1, 2), steps=5000)
+        for algo in ("td3", "mage", "dsdpg")
+    ),
+    eval_every=1000,
+    eval_episodes=5,
+    options=options(hidden=[128, 128], batch_size=128, start_steps=1000),
+    algo_options=(
+        ("mage", options(updates_per_step=1, ensemble_size=4, model_hidden=[128, 128])),
+        ("dsdpg", options(updates_per_step=1, model_hidden=[128, 128])),
+    ),
+)
+
+SUITES: dict[str, Suite] = {
+    suite.name: suite
+    for suite in (SMOKE, STANDARD, FULL, C7_TOY, C7_TOY_LONG, TD3_PENDULUM, NOISY_IDP)
+}

@@ -1,0 +1,339 @@
+"""DSDPG ([DS], SPEC §5): distributional Sobolev critics trained on world-model targets.
+
+Twin *generative* critics ``Z_i(s, a, ξ)``, ``ξ ~ N(0, I_k)``, output a scalar return sample;
+its action gradient ``∇_a Z_i`` is the gradient sample (no gradient head). For one replay
+transition ``(s, a, d)`` the target law is built from ``N`` world-model samples
+``(ŝ'_j, r̂_j) = g(s, a, ε_j)`` and critic noises ``ξ'_j``, for each target critic ``i``:
+
+    y_ij = r̂_j + γ (1 − d) Z̄_i(ŝ'_j, π̄(ŝ'_j), ξ'_j),   g_ij = ∇_a y_ij
+
+(the pathwise derivative through the model, the target policy and the target critic:
+``sobolev_core.sobolev_target``). The ``2N`` samples ``(y, g)`` of both target critics are
+pooled and the top ``truncate`` fraction by return dropped (``sobolev_core.truncate_top``,
+TQC-style). Each critic's ``M`` predicted samples ``(Z_i(s, a, ξ_m), ∇_a Z_i(s, a, ξ_m))``
+are fitted to that target law with the critic loss:
+
+- ``msmmd``: max-sliced MMD² (``sobolev_core.msmmd_loss``, direction searched per
+  transition, held fixed for the gradient);
+- ``mmd``: full-vector MMD² (``sobolev_core.mmd_loss``);
+- ``huber-sobolev``: ``Huber(Z̄ − ȳ) + w Huber(‖∇_a Z̄ − ḡ‖)`` on the sample means
+  (``sobolev_core.huber_sobolev_loss``, the MAGE-style expected-value Sobolev loss);
+- ``mmd-nograd``: MMD² of the returns only (no gradient information; the targets' gradients
+  are then not computed).
+
+The actor ascends ``mean_m Z_1(s, π(s), ξ_m)``; the world model (``cvae`` or ``flow``,
+:mod:`agents.world_models`) takes one ELBO / likelihood step on each replay minibatch before
+the critic step; target networks and the delayed actor update are TD3's
+(:mod:`agents.common`). Dyna-style: ``updates_per_step`` critic updates per env step.
+
+Choices the papers leave open (SPEC §5), ours: ``ξ`` of size 8; ``M = N = 10`` samples
+(``N`` is [DS]'s); truncation 0.1 (TQC drops 2 of 25 atoms per net, 8 %, and ~10 % is its
+best MuJoCo setting); the multiquadric kernel ``h = 100`` ([DS]); a direction search of 16
+random candidates, 1 refined restart of 10 steps per transition (the search is re-run at
+every update, so its error averages out over updates); 256-256 ReLU actor and critics (TD3's)
+and the world model's defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from agents.common import (
+    ActorCriticState,
+    actor_from_info,
+    init_twin_critics,
+    make_update,
+)
+from agents.networks import mlp_apply, mlp_init
+from agents.td3 import exploration_action
+from agents.training import Agent, EnvInfo, hyperparameters
+from agents.world_models import make_world_model
+from sobolev_core import (
+    huber_sobolev_loss,
+    kernel_from_spec,
+    mmd_loss,
+    msmmd_loss,
+    sobolev_target,
+    truncate_top,
+)
+
+__all__ = [
+    "CRITIC_LOSSES",
+    "DSDPGConfig",
+    "hyperparameters_for",
+    "make_agent",
+    "pooled_targets",
+    "z_sample",
+    "z_value",
+]
+
+CRITIC_LOSSES = ("msmmd", "mmd", "huber-sobolev", "mmd-nograd")
+WORLD_MODELS = ("cvae", "flow")
+
+
+@dataclass(frozen=True)
+class DSDPGConfig:
+    """DSDPG's hyperparameters (see the module docstring for where each default comes from)."""
+
+    hidden: tuple[int, ...] = (256, 256)
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    model_lr: float = 1e-3
+    gamma: float = 0.99
+    tau: float = 0.005
+    batch_size: int = 256
+    buffer_size: int = 1_000_000
+    start_steps: int = 5_000
+    updates_per_step: int = 10
+    policy_delay: int = 2
+    exploration_noise: float = 0.1
+    critic_loss: str = "msmmd"
+    world_model: str = "cvae"
+    truncate: float = 0.1
+    n_target_samples: int = 10
+    n_critic_samples: int = 10
+    xi_dim: int = 8
+    kernel: str = "multiquadric:h=100"
+    huber_weight: float = 5.0
+    model_hidden: tuple[int, ...] = (200, 200)
+    search_candidates: int = 16
+    search_restarts: int = 1
+    search_steps: int = 10
+
+    def check(self) -> None:
+        if self.critic_loss not in CRITIC_LOSSES:
+            raise ValueError(
+                f"critic_loss {self.critic_loss!r} is unknown; accepted: {', '.join(CRITIC_LOSSES)}"
+            )
+        if self.world_model not in WORLD_MODELS:
+            raise ValueError(
+                f"world_model {self.world_model!r} is unknown; accepted: {', '.join(WORLD_MODELS)}"
+            )
+        if not (0.0 <= self.truncate < 1.0):
+            raise ValueError(f"truncate must be a fraction in [0, 1); got {self.truncate!r}")
+        if int(2 * self.n_target_samples * (1 - self.truncate)) < 1:
+            raise ValueError(f"truncate {self.truncate!r} leaves no target sample")
+        if not (0.0 <= self.gamma < 1.0):
+            raise ValueError(f"gamma must be in [0, 1); got {self.gamma!r}")
+        for name in (
+            "batch_size",
+            "buffer_size",
+            "updates_per_step",
+            "policy_delay",
+            "n_target_samples",
+            "n_critic_samples",
+            "xi_dim",
+            "search_candidates",
+            "search_restarts",
+            "search_steps",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)!r}")
+        kernel_from_spec(self.kernel)
+
+
+def hyperparameters_for(algo: str, options: dict) -> DSDPGConfig:
+    return hyperparameters(DSDPGConfig, options)
+
+
+def z_value(params, obs, action, xi):
+    """``Z(s, a, ξ)``: an MLP on ``(s, a, ξ)``, one example, scalar out."""
+    return mlp_apply(params, jnp.concatenate([obs, action, xi]))[0]
+
+
+def z_sample(params, obs, action, xi):
+    """``(Z(s, a, ξ), ∇_a Z(s, a, ξ))`` as one vector of size ``1 + m``."""
+    value, grad_action = jax.value_and_grad(z_value, argnums=2)(params, obs, action, xi)
+    return jnp.concatenate([value[None], grad_action])
+
+
+def pooled_targets(hyper: DSDPGConfig, actor, model, state: ActorCriticState, transition, key):
+    """Both target critics' ``N`` samples ``(y, ∇_a y)`` of one transition, ``(2N, 1 + m)``.
+
+    ``y_ij = r̂_j + γ (1 − d) Z̄_i(ŝ'_j, π̄(ŝ'_j), ξ'_j)`` with ``(ŝ'_j, r̂_j)`` the world model's
+    sample for key ``j`` and ``∇_a y_ij`` its pathwise derivative (``sobolev_target``); with
+    ``critic_loss = "mmd-nograd"`` only ``y`` (shape ``(2N, 1)``). ``transition`` holds
+    ``obs``, ``action`` and ``terminated`` of one example.
+    """
+    n, k = hyper.n_target_samples, hyper.xi_dim
+    model_params = jax.lax.stop_gradient(state.extra[0])
+    model_key, xi_key = jax.random.split(key)
+    model_keys = jax.random.split(model_key, n)
+    xis = jax.random.normal(xi_key, (n, k))
+
+    def one(critic_params, model_noise, xi):
+        def critic(next_obs, next_action, xi_next):
+            return z_value(critic_params, next_obs, next_action, xi_next)
+
+        def policy(next_obs):
+            return actor.apply(state.actor_target, next_obs)
+
+        def transition_fn(obs, action, noise):
+            return model.sample(model_params, obs, action, noise)
+
+        if hyper.critic_loss == "mmd-nograd":
+            next_obs, reward = transition_fn(transition["obs"], transition["action"], model_noise)
+            value = reward + hyper.gamma * (1.0 - transition["terminated"]) * critic(
+                next_obs, policy(next_obs), xi
+            )
+            return value[None]
+        target = sobolev_target(
+            critic,
+            policy,
+            transition_fn,
+            transition["obs"],
+            transition["action"],
+            model_noise,
+            xi,
+            transition["terminated"],
+            hyper.gamma,
+            complete=False,
+        )
+        return target.as_vector()
+
+    return jnp.concatenate(
+        [
+            jax.vmap(one, in_axes=(None, 0, 0))(params, model_keys, xis)
+            for params in state.critic_target
+        ]
+    )
+
+
+def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
+    hyper = hyperparameters_for(algo, options)
+    actor = actor_from_info(info.action_low, info.action_high)
+    model = make_world_model(
+        hyper.world_model, info.obs_dim, info.action_dim, hidden=hyper.model_hidden
+    )
+    kernel = kernel_from_spec(hyper.kernel)
+    actor_optimizer = optax.adam(hyper.actor_lr)
+    critic_optimizer = optax.adam(hyper.critic_lr)
+    model_optimizer = optax.adam(hyper.model_lr)
+    with_gradients = hyper.critic_loss != "mmd-nograd"
+    m, k = hyper.n_critic_samples, hyper.xi_dim
+
+    def init(key):
+        actor_key, critic_key, model_key = jax.random.split(key, 3)
+        actor_params = mlp_init(actor_key, (info.obs_dim, *hyper.hidden, info.action_dim))
+        critic = init_twin_critics(
+            critic_key, (info.obs_dim + info.action_dim + k, *hyper.hidden, 1)
+        )
+        model_params = model.init(model_key)
+        return ActorCriticState(
+            actor=actor_params,
+            actor_target=actor_params,
+            critic=critic,
+            critic_target=critic,
+            actor_opt=actor_optimizer.init(actor_params),
+            critic_opt=critic_optimizer.init(critic),
+            step=jnp.zeros((), jnp.int32),
+            extra=(model_params, model_optimizer.init(model_params)),
+        )
+
+    def model_update(state: ActorCriticState, minibatch, key):
+        model_params, model_opt = state.extra
+        keys = jax.random.split(key, minibatch["obs"].shape[0])
+
+        def loss(params):
+            per_example = jax.vmap(model.loss, in_axes=(None, 0, 0, 0, 0, 0))(
+                params,
+                minibatch["obs"],
+                minibatch["action"],
+                minibatch["next_obs"],
+                minibatch["reward"],
+                keys,
+            )
+            return jnp.mean(per_example)
+
+        value, grads = jax.value_and_grad(loss)(model_params)
+        updates, model_opt = model_optimizer.update(grads, model_opt, model_params)
+        return (optax.apply_updates(model_params, updates), model_opt), {"model": value}
+
+    def target_law(state: ActorCriticState, transition, key):
+        """The pooled, truncated ``(y, ∇_a y)`` samples of one transition: ``(K, 1 + m)``."""
+        samples = pooled_targets(hyper, actor, model, state, transition, key)
+        return truncate_top(samples, hyper.truncate)
+
+    def fit_loss(pred, target, key):
+        if hyper.critic_loss == "msmmd":
+            return msmmd_loss(
+                pred,
+                target,
+                kernel,
+                key,
+                n_candidates=hyper.search_candidates,
+                n_restarts=hyper.search_restarts,
+                n_steps=hyper.search_steps,
+            )
+        if hyper.critic_loss == "mmd":
+            return mmd_loss(pred, target, kernel)
+        if hyper.critic_loss == "mmd-nograd":
+            return mmd_loss(pred, target, kernel)
+        return huber_sobolev_loss(
+            jnp.mean(pred[:, 0]),
+            jnp.mean(pred[:, 1:], axis=0),
+            jnp.mean(target[:, 0]),
+            jnp.mean(target[:, 1:], axis=0),
+            weight=hyper.huber_weight,
+        )
+
+    def predicted(critic_params, obs, action, xis):
+        if with_gradients:
+            return jax.vmap(z_sample, in_axes=(None, None, None, 0))(
+                critic_params, obs, action, xis
+            )
+        return jax.vmap(z_value, in_axes=(None, None, None, 0))(critic_params, obs, action, xis)[
+            :, None
+        ]
+
+    def critic_loss(critic, state, minibatch, key):
+        batch = minibatch["obs"].shape[0]
+        target_key, xi_key, search_key = jax.random.split(key, 3)
+        targets = jax.lax.stop_gradient(
+            jax.vmap(target_law, in_axes=(None, 0, 0))(
+                state, minibatch, jax.random.split(target_key, batch)
+            )
+        )
+        xis = jax.random.normal(xi_key, (batch, m, k))
+        search_keys = jax.random.split(search_key, (2, batch))
+
+        def per_critic(params, keys):
+            pred = jax.vmap(predicted, in_axes=(None, 0, 0, 0))(
+                params, minibatch["obs"], minibatch["action"], xis
+            )
+            return jnp.mean(jax.vmap(fit_loss)(pred, targets, keys))
+
+        loss = per_critic(critic[0], search_keys[0]) + per_critic(critic[1], search_keys[1])
+        return loss, {"target_return_mean": jnp.mean(targets[:, :, 0])}
+
+    def actor_value(critic, obs, action, key):
+        xis = jax.random.normal(key, (m, k))
+        return jnp.mean(
+            jax.vmap(z_value, in_axes=(None, None, None, 0))(critic[0], obs, action, xis)
+        )
+
+    update = make_update(
+        actor=actor,
+        actor_optimizer=actor_optimizer,
+        critic_optimizer=critic_optimizer,
+        critic_loss=critic_loss,
+        actor_value=actor_value,
+        policy_delay=hyper.policy_delay,
+        tau=hyper.tau,
+        extra_update=model_update,
+    )
+    return Agent(
+        hyper=hyper,
+        init=init,
+        explore=jax.jit(
+            lambda state, obs, key: exploration_action(
+                actor, state.actor, obs, key, hyper.exploration_noise
+            )
+        ),
+        act=jax.jit(lambda state, obs: actor.apply(state.actor, obs)),
+        update=update,
+    )

@@ -1,0 +1,343 @@
+"""``sobolev-verify bench``: cost ratios measured in one process, printed and saved as JSON.
+
+Benchmarks, not tests: nothing here asserts a speed. Every ratio divides two timings taken in
+this process on the same inputs, so machine load affects both sides alike (the absolute
+milliseconds are printed too, for context).
+
+- **Gradient steps**: one update of every agent (DSDPG with each critic loss, MAGE, Sobolev-TD3
+  and -SAC where installed) against one TD3 update, on the same replay batch; the median of
+  ``repeats`` timed calls after a compile call. DSDPG's time is split into its world-model
+  step, its target law (``pooled_targets`` over the batch) and the rest (critic fit, actor).
+- **Steps per second**: short training runs of every algorithm (env steps per second of
+  wall time, compile excluded by a warm-up run).
+- **max_sliced_mmd**: against a dense angle grid in 2-D (relative gap and time) and against
+  the best of many random directions in higher dimension (the search should be no worse).
+- **Report**: the wall time of the default (quick) report; **tests**: the default test run's
+  wall time (``--with-tests``, several minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from verify.cli import UsageError
+
+_PREFIX = "sobolev-verify bench: error:"
+SECTIONS = ("steps", "rates", "msmmd", "report", "tests")
+
+
+def add_bench_parser(commands) -> None:
+    bench = commands.add_parser("bench", help="benchmarks: cost ratios measured in one process")
+    bench.add_argument(
+        "--only",
+        default="steps,rates,msmmd,report",
+        help=f"comma-separated sections of {', '.join(SECTIONS)} (default: all but tests)",
+    )
+    bench.add_argument("--env", default="Hopper-v5", help="env of the gradient-step batch")
+    bench.add_argument("--batch", type=int, default=256, help="batch size (default 256)")
+    bench.add_argument("--repeats", type=int, default=10, help="timed calls (default 10)")
+    bench.add_argument("--out", default="sobolev-bench.json", help="JSON file to write")
+    bench.add_argument("--with-tests", action="store_true", help="also time the default tests")
+
+
+def _median_seconds(function, repeats: int) -> float:
+    function()  # compile
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _batch(info, size: int, seed: int = 0):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    low, high = info.action_low, info.action_high
+    return {
+        "obs": rng.normal(size=(1, size, info.obs_dim)).astype(np.float32),
+        "action": rng.uniform(low, high, size=(1, size, info.action_dim)).astype(np.float32),
+        "reward": rng.normal(size=(1, size)).astype(np.float32),
+        "next_obs": rng.normal(size=(1, size, info.obs_dim)).astype(np.float32),
+        "terminated": (rng.uniform(size=(1, size)) < 0.05).astype(np.float32),
+    }
+
+
+_STEP_VARIANTS = (
+    ("td3", {}),
+    ("dsdpg", {"critic_loss": "msmmd"}),
+    ("dsdpg", {"critic_loss": "mmd"}),
+    ("dsdpg", {"critic_loss": "huber-sobolev"}),
+    ("dsdpg", {"critic_loss": "mmd-nograd"}),
+    ("dsdpg", {"critic_loss": "msmmd", "n_target_samples": 4, "n_critic_samples": 4}),
+    ("mage", {}),
+    ("sobolev-td3", {}),
+    ("sobolev-sac", {}),
+    ("sac", {}),
+)
+
+
+def bench_steps(env_id: str, batch_size: int, repeats: int) -> list[dict]:
+    import jax
+
+    from agents.envs import make_training_env
+    from agents.training import ALGORITHMS, env_info, make_agent
+
+    training_env = make_training_env(env_id, "none", 0)
+    info = env_info(training_env)
+    rows, base = [], None
+    for algo, options in _STEP_VARIANTS:
+        if algo not in ALGORITHMS:
+            continue
+        options = {**options, "updates_per_step": 1, "batch_size": batch_size}
+        try:
+            agent = make_agent(algo, info, options)
+        except (ImportError, ValueError) as error:
+            rows.append({"algo": algo, "options": options, "skipped": str(error)})
+            continue
+        batch = _batch(info, batch_size)
+        if agent.extra_fields:
+            import numpy as np
+
+            rng = np.random.default_rng(1)
+            for name, shape in agent.extra_fields.items():
+                batch[name] = rng.normal(size=(1, batch_size, *shape)).astype(np.float32) * 0.1
+        state = agent.init(jax.random.PRNGKey(0))
+        key = jax.random.PRNGKey(1)
+
+        def step(agent=agent, state=state, batch=batch, key=key):
+            _, losses = agent.update(state, batch, key)
+            jax.block_until_ready(losses)
+
+        seconds = _median_seconds(step, repeats)
+        base = base if base is not None else seconds
+        row = {
+            "algo": algo,
+            "options": {k: v for k, v in options.items() if k not in ("batch_size",)},
+            "ms": seconds * 1e3,
+            "ratio_to_td3": seconds / base,
+        }
+        if algo == "dsdpg":
+            row.update(_dsdpg_parts(agent, info, state, batch, repeats, options))
+        rows.append(row)
+        print(_step_line(row), flush=True)
+    return rows
+
+
+def _dsdpg_parts(agent, info, state, batch, repeats, options) -> dict:
+    """Time DSDPG's world-model step and target law alone, as fractions of its update."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from agents.common import actor_from_info
+    from agents.dsdpg import hyperparameters_for, pooled_targets
+    from agents.world_models import make_world_model
+
+    hyper = hyperparameters_for("dsdpg", options)
+    actor = actor_from_info(info.action_low, info.action_high)
+    model = make_world_model(
+        hyper.world_model, info.obs_dim, info.action_dim, hidden=hyper.model_hidden
+    )
+    minibatch = jax.tree.map(lambda leaf: jnp.asarray(leaf[0]), batch)
+    size = minibatch["obs"].shape[0]
+
+    @jax.jit
+    def targets(state, minibatch, key):
+        return jax.vmap(lambda t, k: pooled_targets(hyper, actor, model, state, t, k))(
+            minibatch, jax.random.split(key, size)
+        )
+
+    optimizer = optax.adam(hyper.model_lr)
+
+    @jax.jit
+    def model_step(params, opt_state, minibatch, key):
+        def loss(params):
+            keys = jax.random.split(key, size)
+            return jnp.mean(
+                jax.vmap(model.loss, in_axes=(None, 0, 0, 0, 0, 0))(
+                    params,
+                    minibatch["obs"],
+                    minibatch["action"],
+                    minibatch["next_obs"],
+                    minibatch["reward"],
+                    keys,
+                )
+            )
+
+        grads = jax.grad(loss)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    key = jax.random.PRNGKey(2)
+    model_params, model_opt = state.extra
+    target_s = _median_seconds(
+        lambda: jax.block_until_ready(targets(state, minibatch, key)), repeats
+    )
+    model_s = _median_seconds(
+        lambda: jax.block_until_ready(model_step(model_params, model_opt, minibatch, key)),
+        repeats,
+    )
+    return {"target_law_ms": target_s * 1e3, "model_step_ms": model_s * 1e3}
+
+
+def _step_line(row: dict) -> str:
+    variant = ",".join(f"{k}={v}" for k, v in row["options"].items() if k != "updates_per_step")
+    line = f"  {row['algo']:12s} {variant:55s} {row['ms']:9.2f} ms  ×{row['ratio_to_td3']:.2f} TD3"
+    if "target_law_ms" in row:
+        line += f"  (target law {row['target_law_ms']:.1f} ms, model step {row['model_step_ms']:.1f} ms)"
+    return line
+
+
+def bench_rates(steps: int = 400) -> list[dict]:
+    """Env steps per second of short training runs (a first run of each warms the compiler)."""
+    from agents.training import ALGORITHMS, TrainConfig, run_training
+
+    rows = []
+    small = {"hidden": [64, 64], "batch_size": 64, "start_steps": 100}
+    extra = {
+        "mage": {"model_hidden": [64, 64], "ensemble_size": 4, "updates_per_step": 1},
+        "dsdpg": {"model_hidden": [64, 64], "updates_per_step": 1},
+    }
+    for algo in ALGORITHMS:
+        for env_id in ("point-mass:4", "Hopper-v5"):
+            config = TrainConfig(
+                algo=algo,
+                env=env_id,
+                steps=steps,
+                eval_every=steps,
+                eval_episodes=1,
+                options={**small, **extra.get(algo, {})},
+            )
+            with tempfile.TemporaryDirectory() as folder:
+                try:
+                    run_training(config, Path(folder) / "warm", progress=False)
+                    start = time.perf_counter()
+                    run_training(config, Path(folder) / "timed", progress=False)
+                except (ImportError, ValueError) as error:
+                    rows.append({"algo": algo, "env": env_id, "skipped": str(error)})
+                    continue
+                seconds = time.perf_counter() - start
+            rows.append({"algo": algo, "env": env_id, "steps_per_second": steps / seconds})
+            print(f"  {algo:12s} {env_id:14s} {steps / seconds:8.1f} env steps/s", flush=True)
+    return rows
+
+
+def bench_msmmd(seed: int = 0) -> dict:
+    """max_sliced_mmd against a 2-D angle grid and against many random directions."""
+    import numpy as np
+
+    from sobolev_core import kernel_from_spec, max_sliced_mmd, sliced_mmd2
+
+    rng = np.random.default_rng(seed)
+    kernel = kernel_from_spec("multiquadric:h=1")
+    x = rng.normal(size=(64, 2)) * [1.0, 0.3]
+    y = rng.normal(size=(64, 2)) * [0.4, 1.0] + [0.2, 0.0]
+    max_sliced_mmd(x, y, kernel, seed=seed)  # compile
+    start = time.perf_counter()
+    searched = max_sliced_mmd(x, y, kernel, seed=seed)
+    search_s = time.perf_counter() - start
+    angles = np.linspace(0.0, np.pi, 20_000, endpoint=False)
+    start = time.perf_counter()
+    grid = max(float(sliced_mmd2(x, y, kernel, np.array([np.cos(t), np.sin(t)]))) for t in angles)
+    grid_s = time.perf_counter() - start
+    grid_row = {
+        "dim": 2,
+        "search_squared": float(searched.squared),
+        "grid_squared": grid,
+        "relative_gap": (grid - float(searched.squared)) / grid,
+        "search_seconds": search_s,
+        "grid_seconds": grid_s,
+        "time_ratio_grid_to_search": grid_s / search_s,
+    }
+    print(
+        f"  2-D: search {grid_row['search_squared']:.6g} vs 20000-angle grid {grid:.6g} "
+        f"(gap {grid_row['relative_gap']:.2e}); grid takes ×{grid_row['time_ratio_grid_to_search']:.1f}"
+        " the search's time",
+        flush=True,
+    )
+    dim = 7
+    x = rng.normal(size=(64, dim))
+    y = rng.normal(size=(64, dim)) * np.linspace(0.5, 1.5, dim)
+    searched = max_sliced_mmd(x, y, kernel, seed=seed)
+    directions = rng.normal(size=(4000, dim))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    best = max(float(sliced_mmd2(x, y, kernel, theta)) for theta in directions)
+    random_row = {
+        "dim": dim,
+        "search_squared": float(searched.squared),
+        "best_of_4000_random": best,
+        "search_over_random": float(searched.squared) / best,
+    }
+    print(
+        f"  {dim}-D: search {random_row['search_squared']:.6g} vs best of 4000 random directions "
+        f"{best:.6g} (×{random_row['search_over_random']:.3f})",
+        flush=True,
+    )
+    return {"grid": grid_row, "random": random_row}
+
+
+def _timed_command(argv: list[str]) -> float:
+    start = time.perf_counter()
+    completed = subprocess.run(argv, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if completed.returncode not in (0, 1):
+        raise RuntimeError(
+            f"{' '.join(argv)} exited {completed.returncode}: {completed.stderr[-500:]}"
+        )
+    return seconds
+
+
+def run_bench(args) -> int:
+    sections = [part.strip() for part in args.only.split(",") if part.strip()]
+    unknown = [part for part in sections if part not in SECTIONS]
+    if unknown:
+        raise UsageError(f"{_PREFIX} --only {args.only!r}: unknown {unknown}; accepted: {SECTIONS}")
+    if args.with_tests and "tests" not in sections:
+        sections.append("tests")
+    if args.batch < 1 or args.repeats < 1:
+        raise UsageError(f"{_PREFIX} --batch and --repeats must be >= 1")
+    from agents.envs import check_env_id
+    from verify.records import library_versions
+
+    try:
+        check_env_id(args.env)
+    except ValueError as error:
+        raise UsageError(f"{_PREFIX} {error}") from None
+    result: dict = {
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "versions": library_versions(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    if "steps" in sections:
+        print(f"gradient steps on {args.env}, batch {args.batch} (median of {args.repeats}):")
+        result["steps"] = bench_steps(args.env, args.batch, args.repeats)
+    if "rates" in sections:
+        print("training throughput (400 env steps, 64-64 networks, 1 update per step):")
+        result["rates"] = bench_rates()
+    if "msmmd" in sections:
+        print("max_sliced_mmd direction search:")
+        result["msmmd"] = bench_msmmd()
+    if "report" in sections:
+        with tempfile.TemporaryDirectory() as folder:
+            seconds = _timed_command(
+                [sys.executable, "-m", "verify", "report", "--out", str(Path(folder) / "r")]
+            )
+        result["report_seconds"] = seconds
+        print(f"default report: {seconds:.1f} s")
+    if "tests" in sections:
+        seconds = _timed_command([sys.executable, "-m", "pytest", "-q", "-x"])
+        result["tests_seconds"] = seconds
+        print(f"default test run: {seconds:.1f} s")
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"saved {args.out}")
+    return 0
