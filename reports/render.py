@@ -29,7 +29,7 @@ VERDICTS = ("holds", "fails", "detected", "missed")
 VERDICTS_FOR = {"holds": ("holds", "fails"), "fails": ("detected", "missed")}
 FAILING = ("fails", "missed")
 REQUIRED = ("claim", "case", "measured", "bound", "verdict")
-PLOT_NAMES = ("ratios", "gamma_sweep", "kappa", "kernels")
+PLOT_NAMES = ("ratios", "gamma_sweep", "kappa", "kernels", "learning_curves")
 KAPPA_GAMMA = 0.99  # the discount of the ‖L‖ = 1/γ line in kappa.png
 KERNEL_COLUMNS = (
     ("alpha_min", "α min"),
@@ -612,6 +612,56 @@ def _plot_kernels(records: list[dict], path: Path) -> bool:
     return True
 
 
+def _band(curve: Any) -> tuple[list[float], list[float], list[float], list[float]] | None:
+    if not isinstance(curve, Mapping):
+        return None
+    columns = [curve.get(name) for name in ("steps", "iqm", "low", "high")]
+    if not all(isinstance(c, list | tuple) and c and all(map(_is_number, c)) for c in columns):
+        return None
+    if len({len(c) for c in columns}) != 1:
+        return None
+    return tuple([float(v) for v in c] for c in columns)
+
+
+def _plot_learning_curves(records: list[dict], path: Path) -> bool:
+    chosen = [
+        r
+        for r in records
+        if r["claim"] == "regress" and _band(r.get("details", {}).get("curves", {}).get("new"))
+    ]
+    if not chosen:
+        return False
+    columns = min(3, len(chosen))
+    rows = -(-len(chosen) // columns)
+    import matplotlib.pyplot as plt
+
+    figure, grid = plt.subplots(
+        rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False, layout="constrained"
+    )
+    for axes, record in zip(grid.flat, chosen, strict=False):
+        curves = record["details"]["curves"]
+        for which, colour in (("reference", "grey"), ("new", "tab:blue")):
+            band = _band(curves.get(which))
+            if band is None:
+                continue
+            steps, iqm, low, high = band
+            axes.plot(steps, iqm, color=colour, label=which)
+            axes.fill_between(steps, low, high, color=colour, alpha=0.25)
+        status = str(record["details"].get("status", record["verdict"]))
+        axes.set_title(
+            f"{record['case']}\n{status}",
+            fontsize="small",
+            color="red" if status in ("regressed", "crashed") else "black",
+        )
+        axes.set_xlabel("env steps")
+        axes.set_ylabel("eval return")
+        axes.legend(fontsize="x-small")
+    for axes in list(grid.flat)[len(chosen) :]:
+        axes.set_visible(False)
+    _save(figure, path)
+    return True
+
+
 _PLOTTERS = {
     "ratios": (_plot_ratios, "Measured against bound for every claim record expected to hold."),
     "gamma_sweep": (
@@ -623,6 +673,10 @@ _PLOTTERS = {
         f"‖L‖ per MuJoCo environment, with the contraction threshold 1/γ at γ = {fmt(KAPPA_GAMMA)}.",
     ),
     "kernels": (_plot_kernels, "Kernel order α: minimum estimate and quantile spread."),
+    "learning_curves": (
+        _plot_learning_curves,
+        "IQM evaluation return over seeds with 95% bootstrap bands: reference grey, new blue.",
+    ),
 }
 
 

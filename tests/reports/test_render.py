@@ -356,3 +356,41 @@ def test_load_records_json_missing_file(tmp_path):
     with pytest.raises(ValueError, match="cannot read records") as error:
         load_records_json(path)
     assert str(path) in str(error.value)
+
+
+def test_regress_records_get_learning_curves_with_bands(tmp_path):
+    band = {
+        "steps": [100, 200, 300],
+        "iqm": [1.0, 2.0, 3.0],
+        "low": [0.5, 1.5, 2.0],
+        "high": [1.5, 2.5, 3.5],
+    }
+    records = [
+        _record(
+            "regress",
+            "td3 pendulum none 300",
+            -0.2,
+            0.3,
+            "holds",
+            status="pass",
+            curves={"new": band, "reference": band},
+        ),
+        _record(
+            "regress",
+            "mage point-mass:4 none 300",
+            0.9,
+            0.3,
+            "fails",
+            status="regressed",
+            curves={"new": band},
+        ),
+        _record("regress", "no curves", 0.0, 0.3, "holds", status="pass", curves={}),
+    ]
+    written = render_report(records, tmp_path)
+    assert "plots/learning_curves.png" in written
+    assert written["plots/learning_curves.png"].read_bytes().startswith(PNG_MAGIC)
+    assert "learning_curves" in (tmp_path / "index.html").read_text()
+    # without regress records, no learning-curve plot (and a stale one is removed)
+    written = render_report(_records(), tmp_path)
+    assert "plots/learning_curves.png" not in written
+    assert not (tmp_path / "plots" / "learning_curves.png").exists()
