@@ -69,6 +69,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
     add_regress_parser(commands)
 
+    fs_claims = commands.add_parser(
+        "fs-claims", help="[FS] first-order Sobolev TD claims (C6): targets, LQ, curves, cost"
+    )
+    fs_claims.add_argument("--budget", default="quick", help="testing, quick (default) or full")
+    fs_claims.add_argument("--out", default="sobolev-fs-claims", help="output folder")
+    fs_claims.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+
     from verify.bench_job import add_bench_parser
 
     add_bench_parser(commands)
@@ -111,6 +118,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from verify.train_job import run_train
 
             return run_train(args)
+        if args.command == "fs-claims":
+            from verify.fs_claims import BUDGETS, run_claims
+
+            if args.budget not in BUDGETS:
+                raise UsageError(
+                    f"{PROG} fs-claims: error: --budget {args.budget!r} is unknown; accepted: "
+                    f"{', '.join(BUDGETS)}"
+                )
+            payload = run_claims(args.budget, args.out, args.seed)
+            from reports import render_report
+
+            render_report(payload["records"], args.out, title="[FS] Sobolev-TD claims")
+            for record in payload["records"]:
+                outcome = record["details"].get("outcome", "")
+                print(f"{record['case']}: {record['verdict']} {outcome}".rstrip())
+            return 0
         if args.command == "bench":
             from verify.bench_job import run_bench
 

@@ -455,7 +455,17 @@ NOISY_IDP = Suite(
     ),
 )
 
+PENDULUM_TD3 = Suite(
+    name="pendulum-td3",
+    summary="a learning check for one machine (a few minutes): TD3 on the JAX pendulum, "
+    "3 seeds × 6000 steps; catches bugs that stop TD3 from learning to swing up",
+    cells=(Cell("pendulum", "td3", seeds=(0, 1, 2), steps=6000),),
+    eval_every=1000,
+    eval_episodes=5,
+    options=options(hidden=[64, 64], batch_size=128, start_steps=1000, buffer_size=10_000),
+)
+
 SUITES: dict[str, Suite] = {
     suite.name: suite
-    for suite in (SMOKE, STANDARD, FULL, C7_TOY, C7_TOY_LONG, TD3_PENDULUM, NOISY_IDP)
+    for suite in (SMOKE, STANDARD, FULL, PENDULUM_TD3, C7_TOY, C7_TOY_LONG, TD3_PENDULUM, NOISY_IDP)
 }
