@@ -331,7 +331,10 @@ SMOKE = Suite(
     eval_episodes=2,
     options=options(hidden=[64, 64], batch_size=64, start_steps=100, buffer_size=10_000),
     # the model-based updates differentiate through a model per sample, the costliest
-    algo_options=(("mage", options(batch_size=32)), ("dsdpg", options(batch_size=32))),
+    algo_options=(
+        ("mage", options(batch_size=32, model_hidden=[64, 64], ensemble_size=4)),
+        ("dsdpg", options(batch_size=32, model_hidden=[64, 64])),
+    ),
 )
 
 _STANDARD_SEEDS = (0, 1, 2, 3, 4)
@@ -465,7 +468,30 @@ PENDULUM_TD3 = Suite(
     options=options(hidden=[64, 64], batch_size=128, start_steps=1000, buffer_size=10_000),
 )
 
+FS_MUJOCO = Suite(
+    name="fs-mujoco",
+    summary="[FS] on MuJoCo at a 2-core budget: Sobolev-TD3 with finite-difference derivatives "
+    "of the whole env step against TD3 on InvertedPendulum-v5, 3 seeds, 8000 steps",
+    cells=tuple(
+        Cell("InvertedPendulum-v5", algo, seeds=(0, 1, 2), steps=8000)
+        for algo in ("td3", "sobolev-td3")
+    ),
+    eval_every=1000,
+    eval_episodes=5,
+    options=options(hidden=[64, 64], batch_size=128, start_steps=1000, buffer_size=10_000),
+)
+
 SUITES: dict[str, Suite] = {
     suite.name: suite
-    for suite in (SMOKE, STANDARD, FULL, PENDULUM_TD3, C7_TOY, C7_TOY_LONG, TD3_PENDULUM, NOISY_IDP)
+    for suite in (
+        SMOKE,
+        STANDARD,
+        FULL,
+        PENDULUM_TD3,
+        C7_TOY,
+        C7_TOY_LONG,
+        TD3_PENDULUM,
+        NOISY_IDP,
+        FS_MUJOCO,
+    )
 }
