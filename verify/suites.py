@@ -26,9 +26,8 @@ Accepted values (checked when a suite is built, so a typo fails at import):
             from every algorithm's hyperparameters) and ``hidden`` (network widths).
 
 **Expected runtimes** come from :func:`estimate_minutes`, a cost model stated in
-``STEP_MS``/``RUN_OVERHEAD_S`` (assumed costs on one core of a 2-core CI machine, to be
-recalibrated with measured run times): smoke ≈ 2.5 min and standard ≈ 52 min on 2 cores;
-full ≈ 35 core-hours (≈ 18 h on 2 cores: run it on a cluster with ``--executor ray``).
+``STEP_MS``/``RUN_OVERHEAD_S`` (costs measured on one core of a 2-core machine, to be
+recalibrated with measured run times).
 """
 
 from __future__ import annotations
@@ -70,9 +69,23 @@ _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 # Cost model behind the expected runtimes (assumptions, not measurements): milliseconds of
 # one core per environment step, training update and evaluation included, with the default
 # 256×256 networks; plus a fixed cost per run (process start, JAX import, compilation).
-STEP_MS = {"td3": 1.5, "sobolev-td3": 3.0, "sobolev-sac": 3.5, "mage": 4.0, "dsdpg": 4.0}
-SMALL_NETWORK_FACTOR = 0.5  # runs whose options set hidden to at most 64 units per layer
-RUN_OVERHEAD_S = 30.0
+# Measured (2026-11-21, this 2-core machine, one run per core beside 2–4 other jobs, so upper
+# bounds): wall milliseconds per env step with 64-wide networks and one update per step,
+# random-action phase and evaluations included (td3 on the point mass, pendulum and
+# InvertedPendulum: 15–18 ms; dsdpg msmmd on the point mass: 69 ms, other critic losses
+# 36–41 ms; mage with 4 × 128-128 models on IDP: 22 ms; sobolev-td3 with MuJoCo finite
+# differences: 27 ms). 256-wide networks cost about 3× (td3 on InvertedPendulum: 44 ms).
+STEP_MS = {
+    "td3": 18.0,
+    "sobolev-td3": 30.0,
+    "sobolev-sac": 36.0,
+    "sac": 30.0,
+    "mage": 25.0,
+    "dsdpg": 60.0,
+}
+LARGE_NETWORK_FACTOR = 3.0  # runs whose hidden layers are wider than 64 (or left at default)
+DEFAULT_UPDATES_PER_STEP = {"mage": 10, "dsdpg": 10}
+RUN_OVERHEAD_S = 40.0  # start-up and jit compilation per run
 
 Options = tuple[tuple[str, Any], ...]
 
@@ -298,18 +311,21 @@ def cell_name(settings: Mapping[str, Any]) -> str:
 
 
 def estimate_minutes(suite: Suite, *, cores: int = 2) -> float:
-    """Wall-clock minutes of ``suite`` on ``cores`` cores under the module's cost model.
+    """Wall-clock minutes of ``suite`` on ``cores`` cores under the module's measured costs.
 
-    ``Σ_runs (RUN_OVERHEAD_S + steps · STEP_MS[algo] · f / 1000) / cores / 60`` with
-    ``f = SMALL_NETWORK_FACTOR`` for runs whose ``hidden`` layers are all <= 64 wide, else 1
-    (perfect packing of runs onto cores assumed).
+    ``Σ_runs (RUN_OVERHEAD_S + steps · STEP_MS[algo] · f · u / 1000) / cores / 60`` with
+    ``f = LARGE_NETWORK_FACTOR`` unless every ``hidden`` layer is at most 64 wide, and ``u``
+    the run's updates per env step (perfect packing of runs onto cores assumed).
     """
     total = 0.0
     for task in suite_tasks(suite):
         hidden = task["options"].get("hidden")
         small = isinstance(hidden, list) and hidden and max(hidden) <= 64
-        factor = SMALL_NETWORK_FACTOR if small else 1.0
-        total += RUN_OVERHEAD_S + task["steps"] * STEP_MS[task["algo"]] * factor / 1000
+        factor = 1.0 if small else LARGE_NETWORK_FACTOR
+        updates = task["options"].get(
+            "updates_per_step", DEFAULT_UPDATES_PER_STEP.get(task["algo"], 1)
+        )
+        total += RUN_OVERHEAD_S + task["steps"] * STEP_MS[task["algo"]] * factor * updates / 1000
     return total / cores / 60
 
 
@@ -332,36 +348,42 @@ SMOKE = Suite(
     options=options(hidden=[64, 64], batch_size=64, start_steps=100, buffer_size=10_000),
     # the model-based updates differentiate through a model per sample, the costliest
     algo_options=(
-        ("mage", options(batch_size=32, model_hidden=[64, 64], ensemble_size=4)),
-        ("dsdpg", options(batch_size=32, model_hidden=[64, 64])),
+        (
+            "mage",
+            options(batch_size=32, model_hidden=[64, 64], ensemble_size=4, updates_per_step=1),
+        ),
+        ("dsdpg", options(batch_size=32, model_hidden=[64, 64], updates_per_step=1)),
     ),
 )
 
 _STANDARD_SEEDS = (0, 1, 2, 3, 4)
 STANDARD = Suite(
     name="standard",
-    summary="about an hour on 2 cores: every algo on pendulum, the point mass and two MuJoCo "
-    "balancing tasks, with observation and dynamics noise, 5 seeds",
+    summary="about an hour on 2 cores (cost model calibrated on measured runs): value-only and "
+    "Sobolev TD3/SAC on pendulum, TD3 and DSDPG on the point mass, TD3 with and without "
+    "observation noise and MAGE on InvertedPendulum, 5 seeds, 64-64 networks",
     cells=(
-        *(Cell("pendulum", algo, seeds=_STANDARD_SEEDS, steps=15_000) for algo in ALGOS),
         *(
-            Cell("point-mass:4", algo, seeds=_STANDARD_SEEDS, steps=15_000)
-            for algo in ("td3", "sobolev-td3", "sobolev-sac")
+            Cell("pendulum", algo, seeds=_STANDARD_SEEDS, steps=5000)
+            for algo in ("td3", "sobolev-td3", "sac", "sobolev-sac")
         ),
         *(
-            Cell("InvertedPendulum-v5", algo, noise, seeds=_STANDARD_SEEDS, steps=15_000)
-            for algo in ("td3", "sobolev-td3")
+            Cell("point-mass:4", algo, seeds=_STANDARD_SEEDS, steps=3000)
+            for algo in ("td3", "dsdpg")
+        ),
+        *(
+            Cell("InvertedPendulum-v5", "td3", noise, seeds=_STANDARD_SEEDS, steps=5000)
             for noise in ("none", "obs-mult:0.2")
         ),
-        *(
-            Cell("InvertedDoublePendulum-v5", algo, noise, seeds=_STANDARD_SEEDS, steps=30_000)
-            for algo in ("td3", "sobolev-td3")
-            for noise in ("none", "dyn-gauss:0.05")
-        ),
+        Cell("InvertedPendulum-v5", "mage", seeds=_STANDARD_SEEDS, steps=5000),
     ),
     eval_every=1000,
     eval_episodes=5,
-    options=options(start_steps=1000, buffer_size=100_000),
+    options=options(hidden=[64, 64], batch_size=64, start_steps=1000, buffer_size=50_000),
+    algo_options=(
+        ("mage", options(updates_per_step=1, ensemble_size=4, model_hidden=[64, 64])),
+        ("dsdpg", options(updates_per_step=1, model_hidden=[64, 64])),
+    ),
 )
 
 _FULL_SEEDS = (0, 1, 2, 3, 4)

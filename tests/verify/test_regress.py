@@ -22,6 +22,7 @@ from verify.cli import UsageError, _Parser
 from verify.executors import result_path, run_tasks
 from verify.regress_job import add_regress_parser, regress_from_args, run_regress
 from verify.suites import (
+    ALGOS,
     SETTINGS_KEYS,
     SUITES,
     Cell,
@@ -111,7 +112,11 @@ def test_suites_are_well_formed(name):
         assert isinstance(task["options"], dict)
         json.dumps(task, allow_nan=False)  # plain JSON: picklable, hashable as text
         assert "/" not in run_key(task) and ":" not in run_key(task)
-    assert len({c.algo for c in suite.cells}) == 5  # every algorithm is exercised
+    algos = {c.algo for c in suite.cells}
+    if name in ("standard", "full"):
+        assert algos == set(ALGOS)  # every algorithm is exercised
+    if name == "smoke":
+        assert len(algos) >= 5
 
 
 def test_suite_values_agree_with_the_agents_package():
