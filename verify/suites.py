@@ -457,11 +457,15 @@ C7_TOY_LONG = _c7_suite(
 
 TD3_PENDULUM = Suite(
     name="td3-ip",
-    summary="TD3 on InvertedPendulum-v5, 30k steps, 5 seeds (the baseline's sanity check)",
+    summary="TD3 on InvertedPendulum-v5, 30k steps, 5 seeds (the baseline's sanity check), with "
+    "the TD3 paper's hyperparameters (Fujimoto et al. 2018, appendix: 400-300 networks, Adam "
+    "1e-3, batch 100) and 1000 random steps",
     cells=(Cell("InvertedPendulum-v5", "td3", seeds=(0, 1, 2, 3, 4), steps=30_000),),
     eval_every=2000,
     eval_episodes=10,
-    options=options(start_steps=1000),
+    options=options(
+        start_steps=1000, hidden=[400, 300], actor_lr=1e-3, critic_lr=1e-3, batch_size=100
+    ),
 )
 
 NOISY_IDP = Suite(
