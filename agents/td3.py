@@ -8,10 +8,9 @@ Critic loss per transition, for each critic ``i``:
 Actor: ascend ``Q_1(s, π(s))`` every ``policy_delay`` critic steps, then Polyak targets.
 Defaults are those of the authors' maintained code (github.com/sfujim/TD3): 256-256 ReLU
 networks, Adam 3e-4, batch 256, τ = 0.005, σ = 0.2, c = 0.5, delay 2, exploration noise 0.1,
-25 000 random steps. The paper's own appendix used 400-300 networks, Adam 1e-3 and batch 100
-; the ``td3-ip`` suite uses those (with 1 000 random steps), with which
-InvertedPendulum-v5 is solved within 30k steps in 5 of 5 seeds here (3 of 5 with the
-defaults above).
+25 000 random steps. The paper's own appendix used 400-300 networks, Adam 1e-3 and batch 100;
+the ``td3-ip`` suite uses those (with 1 000 random steps), with which InvertedPendulum-v5 is
+solved within 30k steps in 5 of 5 seeds here (3 of 5 with the defaults above).
 """
 
 from __future__ import annotations
