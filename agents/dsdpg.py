@@ -46,10 +46,9 @@ from agents.common import (
     ActorCriticState,
     actor_from_info,
     init_twin_critics,
-    make_update,
 )
 from agents.networks import mlp_apply, mlp_init
-from agents.td3 import exploration_action
+from agents.td3 import deterministic_agent
 from agents.training import Agent, EnvInfo, hyperparameters
 from agents.world_models import make_world_model
 from sobolev_core import (
@@ -316,24 +315,13 @@ def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
             jax.vmap(z_value, in_axes=(None, None, None, 0))(critic[0], obs, action, xis)
         )
 
-    update = make_update(
-        actor=actor,
+    return deterministic_agent(
+        hyper,
+        actor,
+        init,
         actor_optimizer=actor_optimizer,
         critic_optimizer=critic_optimizer,
         critic_loss=critic_loss,
         actor_value=actor_value,
-        policy_delay=hyper.policy_delay,
-        tau=hyper.tau,
         extra_update=model_update,
-    )
-    return Agent(
-        hyper=hyper,
-        init=init,
-        explore=jax.jit(
-            lambda state, obs, key: exploration_action(
-                actor, state.actor, obs, key, hyper.exploration_noise
-            )
-        ),
-        act=jax.jit(lambda state, obs: actor.apply(state.actor, obs)),
-        update=update,
     )

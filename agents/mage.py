@@ -33,10 +33,9 @@ from agents.common import (
     ActorCriticState,
     actor_from_info,
     critic_value,
-    make_update,
 )
 from agents.networks import mlp_apply, mlp_init
-from agents.td3 import exploration_action, init_state
+from agents.td3 import deterministic_agent, exploration_action, init_state
 from agents.training import Agent, EnvInfo, hyperparameters
 from sobolev_core import huber_sobolev_loss, sobolev_target
 
@@ -217,28 +216,12 @@ def make_agent(info: EnvInfo, options: dict, *, algo: str = "mage") -> Agent:
         loss = per_critic(critic[0]) + per_critic(critic[1])
         return loss, {"q_mean": jnp.mean(targets.value)}
 
-    def actor_value(critic, obs, action, key):
-        del key
-        return critic_value(critic[0], obs, action)
-
-    update = make_update(
-        actor=actor,
+    return deterministic_agent(
+        hyper,
+        actor,
+        init,
         actor_optimizer=actor_optimizer,
         critic_optimizer=critic_optimizer,
         critic_loss=critic_loss,
-        actor_value=actor_value,
-        policy_delay=hyper.policy_delay,
-        tau=hyper.tau,
         extra_update=model_update,
-    )
-    return Agent(
-        hyper=hyper,
-        init=init,
-        explore=jax.jit(
-            lambda state, obs, key: exploration_action(
-                actor, state.actor, obs, key, hyper.exploration_noise
-            )
-        ),
-        act=jax.jit(lambda state, obs: actor.apply(state.actor, obs)),
-        update=update,
     )

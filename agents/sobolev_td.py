@@ -97,12 +97,11 @@ from agents.common import (
     actor_from_info,
     critic_value,
     init_twin_critics,
-    make_update,
     polyak,
     smoothed_target_action,
 )
 from agents.networks import Params, mlp_apply, mlp_init
-from agents.td3 import TD3Config, exploration_action, init_state
+from agents.td3 import TD3Config, deterministic_agent, init_state
 from agents.training import Agent, EnvInfo, hyperparameters
 from sobolev_core import SobolevTarget, sobolev_target, sobolev_td_loss
 
@@ -445,29 +444,13 @@ def _make_sobolev_td3(info: EnvInfo, hyper: SobolevTD3Config) -> Agent:
         )
         return loss, {"q_mean": jnp.mean(targets.value), **diagnostics}
 
-    def actor_value(critic, obs, action, key):
-        del key
-        return critic_value(critic[0], obs, action)
-
-    update = make_update(
-        actor=actor,
+    return deterministic_agent(
+        hyper,
+        actor,
+        lambda key: init_state(key, hyper, info, actor_optimizer, critic_optimizer),
         actor_optimizer=actor_optimizer,
         critic_optimizer=critic_optimizer,
         critic_loss=critic_loss,
-        actor_value=actor_value,
-        policy_delay=hyper.policy_delay,
-        tau=hyper.tau,
-    )
-    return Agent(
-        hyper=hyper,
-        init=lambda key: init_state(key, hyper, info, actor_optimizer, critic_optimizer),
-        explore=jax.jit(
-            lambda state, obs, key: exploration_action(
-                actor, state.actor, obs, key, hyper.exploration_noise
-            )
-        ),
-        act=jax.jit(lambda state, obs: actor.apply(state.actor, obs)),
-        update=update,
         extra_fields=source.extra_fields,
         extras=source.extras,
         info_fields=source.info_fields,

@@ -32,7 +32,13 @@ from agents.common import (
 from agents.networks import mlp_init
 from agents.training import Agent, EnvInfo, hyperparameters
 
-__all__ = ["TD3Config", "exploration_action", "make_agent"]
+__all__ = [
+    "TD3Config",
+    "deterministic_agent",
+    "exploration_action",
+    "first_critic_value",
+    "make_agent",
+]
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,54 @@ def exploration_action(actor, actor_params, obs, key, sigma: float):
         key, jnp.shape(actor.offset)
     )
     return jnp.clip(action, actor.low, actor.high)
+
+
+def first_critic_value(critic, obs, action, key):
+    """TD3's actor objective ``Q_1(s, a)`` (``key`` unused)."""
+    del key
+    return critic_value(critic[0], obs, action)
+
+
+def deterministic_agent(
+    hyper,
+    actor,
+    init,
+    *,
+    actor_optimizer,
+    critic_optimizer,
+    critic_loss,
+    actor_value=first_critic_value,
+    extra_update=None,
+    **agent_fields,
+) -> Agent:
+    """The :class:`Agent` of a TD3-style algorithm from its critic loss and actor objective.
+
+    The update is :func:`agents.common.make_update`; exploration adds TD3's Gaussian noise
+    (``hyper.exploration_noise``); evaluation acts with the deterministic actor.
+    ``agent_fields`` (``extra_fields``, ``extras``, ``info_fields``) pass through.
+    """
+    update = make_update(
+        actor=actor,
+        actor_optimizer=actor_optimizer,
+        critic_optimizer=critic_optimizer,
+        critic_loss=critic_loss,
+        actor_value=actor_value,
+        policy_delay=hyper.policy_delay,
+        tau=hyper.tau,
+        extra_update=extra_update,
+    )
+    return Agent(
+        hyper=hyper,
+        init=init,
+        explore=jax.jit(
+            lambda state, obs, key: exploration_action(
+                actor, state.actor, obs, key, hyper.exploration_noise
+            )
+        ),
+        act=jax.jit(lambda state, obs: actor.apply(state.actor, obs)),
+        update=update,
+        **agent_fields,
+    )
 
 
 def init_state(key, hyper, info: EnvInfo, actor_optimizer, critic_optimizer, extra=None):
@@ -128,27 +182,11 @@ def make_agent(info: EnvInfo, options: dict, *, algo: str = "td3") -> Agent:
         loss = squared_errors(critic[0]) + squared_errors(critic[1])
         return loss, {"q_mean": jnp.mean(targets)}
 
-    def actor_value(critic, obs, action, key):
-        del key
-        return critic_value(critic[0], obs, action)
-
-    update = make_update(
-        actor=actor,
+    return deterministic_agent(
+        hyper,
+        actor,
+        lambda key: init_state(key, hyper, info, actor_optimizer, critic_optimizer),
         actor_optimizer=actor_optimizer,
         critic_optimizer=critic_optimizer,
         critic_loss=critic_loss,
-        actor_value=actor_value,
-        policy_delay=hyper.policy_delay,
-        tau=hyper.tau,
-    )
-    return Agent(
-        hyper=hyper,
-        init=lambda key: init_state(key, hyper, info, actor_optimizer, critic_optimizer),
-        explore=jax.jit(
-            lambda state, obs, key: exploration_action(
-                actor, state.actor, obs, key, hyper.exploration_noise
-            )
-        ),
-        act=jax.jit(lambda state, obs: actor.apply(state.actor, obs)),
-        update=update,
     )
