@@ -1,6 +1,9 @@
 """The ``sobolev-verify`` command line (also ``python -m verify``).
 
-Bad usage prints one line and exits 2; a claim that fails exits 1; success exits 0.
+Exit status (also in ``--help``): 0 success; 1 a claim failed, a cell regressed or a run
+crashed or diverged; 2 bad usage or a missing optional extra (one line on stderr); 3 an
+internal error (one line; ``SOBOLEV_VERIFY_DEBUG=1`` shows the traceback); 130 interrupted
+(Ctrl-C); 143 terminated (SIGTERM). Finished work is kept on disk after 130 and 143.
 """
 
 from __future__ import annotations
@@ -8,13 +11,60 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 PROG = "sobolev-verify"
+EXIT_STATUS = """exit status:
+  0    success
+  1    a claim failed, a cell regressed, or a run crashed or diverged
+  2    bad usage, or a missing optional extra (one line on stderr)
+  3    internal error (one line; set SOBOLEV_VERIFY_DEBUG=1 for the traceback)
+  130  interrupted (Ctrl-C); 143 terminated (SIGTERM): finished work is kept"""
+DEBUG_VARIABLE = "SOBOLEV_VERIFY_DEBUG"
+
+# Top-level module -> the install extra that provides it (pyproject.toml).
+EXTRAS = {
+    "gymnasium": "agents",
+    "mujoco": "agents",
+    "optax": "agents",
+    "torch": "torch",
+    "ray": "ray",
+    "hypothesis": "test",
+    "pytest": "test",
+}
 
 
 class UsageError(Exception):
     """Bad command-line usage: reported as one line, exit status 2."""
+
+
+def missing_extra(error: ImportError) -> str | None:
+    """``"agents"`` (say) when ``error`` is a missing module of an install extra, else ``None``."""
+    name = getattr(error, "name", None) or ""
+    return EXTRAS.get(name.split(".")[0]) if isinstance(error, ModuleNotFoundError) else None
+
+
+def missing_extra_message(error: ImportError) -> str | None:
+    """One line naming the missing module and the extra to install, or ``None``."""
+    extra = missing_extra(error)
+    if extra is None:
+        return None
+    return (
+        f"needs the Python package {error.name.split('.')[0]!r}, which is not installed; "
+        f"install the {extra!r} extra: pip install 'sobolev-verify[{extra}]'"
+    )
+
+
+def seed_value(text: str) -> int:
+    """``argparse`` type of a seed: an integer >= 0 (NumPy, JAX and Gymnasium need that)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {value}")
+    return value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -23,7 +73,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog=PROG, description="Verify the claims of Sobolev reinforcement learning.")
+    parser = _Parser(
+        prog=PROG,
+        description="Verify the claims of Sobolev reinforcement learning.",
+        epilog=EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -31,7 +86,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "report", help="run the claim set and write a contraction-coefficient report"
     )
     report.add_argument("--budget", default="quick", help="quick (default) or full")
-    report.add_argument("--seed", type=int, default=0, help="base seed (default 0)")
+    report.add_argument("--seed", type=seed_value, default=0, help="base seed >= 0 (default 0)")
     report.add_argument("--out", default=None, help="report folder (default sobolev-report)")
     report.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
     report.add_argument(
@@ -47,7 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
     kernel.add_argument(
         "spec", metavar="SPEC", help="'multiquadric:h=100', 'energy:beta=1.5' or 'pkg.mod:fn'"
     )
-    kernel.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    kernel.add_argument("--seed", type=seed_value, default=0, help="seed >= 0 (default 0)")
     kernel.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
     jacobians = commands.add_parser(
@@ -55,7 +110,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     jacobians.add_argument("env", metavar="ENV", help="e.g. HalfCheetah-v5, Hopper-v5, Ant-v5")
     jacobians.add_argument("--steps", type=int, default=20, help="rollout length (default 20)")
-    jacobians.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    jacobians.add_argument("--seed", type=seed_value, default=0, help="seed >= 0 (default 0)")
     jacobians.add_argument(
         "--eps", type=float, default=1e-6, help="finite-difference step (default 1e-6)"
     )
@@ -72,9 +127,18 @@ def _build_parser() -> argparse.ArgumentParser:
     fs_claims = commands.add_parser(
         "fs-claims", help="[FS] first-order Sobolev TD claims (C6): targets, LQ, curves, cost"
     )
-    fs_claims.add_argument("--budget", default="quick", help="testing, quick (default) or full")
-    fs_claims.add_argument("--out", default="sobolev-fs-claims", help="output folder")
-    fs_claims.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    fs_claims.add_argument(
+        "--budget",
+        default="quick",
+        help="testing (seconds; what CI runs), quick (default; about 3 min) or full (about 15 min)",
+    )
+    fs_claims.add_argument(
+        "--out",
+        default="sobolev-fs-claims",
+        help="output folder: fs_claims.json, the report and the training runs "
+        "(default sobolev-fs-claims)",
+    )
+    fs_claims.add_argument("--seed", type=seed_value, default=0, help="seed >= 0 (default 0)")
 
     from verify.bench_job import add_bench_parser
 
@@ -82,70 +146,111 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    # Like `python -m`, let 'package.module:function' kernel specs name modules in the
-    # current directory.
+def import_from_current_directory() -> None:
+    """Put the current directory first on ``sys.path`` (as ``python -m`` does), so that a
+    ``'package.module:function'`` kernel spec can name a module there; the pytest plugin
+    does the same for ``--sobolev-kernel``."""
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
-    parser = _build_parser()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (module docstring). Never a traceback:
+    an unexpected exception is one line and status 3 (``SOBOLEV_VERIFY_DEBUG=1`` re-raises it)."""
+    import_from_current_directory()
     try:
-        args = parser.parse_args(argv)
-        if args.command == "report":
-            from verify.report_job import run_report
-
-            return run_report(
-                budget=args.budget,
-                seed=args.seed,
-                out=args.out,
-                as_json=args.json,
-                resume=args.resume,
-            )
-        if args.command == "render":
-            from verify.report_job import run_render
-
-            return run_render(records_path=args.records, out=args.out, as_json=args.json)
-        if args.command == "kernel":
-            from verify.kernel_job import run_kernel
-
-            return run_kernel(spec=args.spec, seed=args.seed, as_json=args.json)
-        if args.command == "jacobians":
-            from verify.jacobians_job import run_jacobians
-
-            return run_jacobians(
-                env_id=args.env, steps=args.steps, seed=args.seed, eps=args.eps, as_json=args.json
-            )
-        if args.command == "train":
-            from verify.train_job import run_train
-
-            return run_train(args)
-        if args.command == "fs-claims":
-            from verify.fs_claims import BUDGETS, run_claims
-
-            if args.budget not in BUDGETS:
-                raise UsageError(
-                    f"{PROG} fs-claims: error: --budget {args.budget!r} is unknown; accepted: "
-                    f"{', '.join(BUDGETS)}"
-                )
-            payload = run_claims(args.budget, args.out, args.seed)
-            from reports import render_report
-
-            render_report(payload["records"], args.out, title="[FS] Sobolev-TD claims")
-            for record in payload["records"]:
-                outcome = record["details"].get("outcome", "")
-                print(f"{record['case']}: {record['verdict']} {outcome}".rstrip())
-            return 0
-        if args.command == "bench":
-            from verify.bench_job import run_bench
-
-            return run_bench(args)
-        if args.command == "regress":
-            from verify.regress_job import regress_from_args
-
-            return regress_from_args(args)
-        raise UsageError(f"{PROG}: error: unknown command {args.command!r}")
+        return _dispatch(argv)
     except UsageError as error:
         print(str(error), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
+        from verify.executors import Terminated
+
+        if isinstance(error, Terminated):
+            print(f"{PROG}: terminated ({error}); finished work is kept", file=sys.stderr)
+            return 143
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except ImportError as error:
+        message = missing_extra_message(error)
+        if message is None:
+            if os.environ.get(DEBUG_VARIABLE):
+                raise
+            return _internal_error(error)
+        print(f"{PROG}: error: this command {message}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if os.environ.get(DEBUG_VARIABLE):
+            raise
+        return _internal_error(error)
+
+
+def _internal_error(error: BaseException) -> int:
+    """One line: the exception, where it was raised, and how to see the traceback."""
+    text = " ".join(str(error).split())
+    frames = traceback.extract_tb(error.__traceback__)
+    at = f" at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    print(
+        f"{PROG}: internal error: {type(error).__name__}: {text[:300]}{at} (a bug, not your "
+        f"usage; rerun with {DEBUG_VARIABLE}=1 for the traceback, and please report it)",
+        file=sys.stderr,
+    )
+    return 3
+
+
+def _dispatch(argv: Sequence[str] | None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "report":
+        from verify.report_job import run_report
+
+        return run_report(
+            budget=args.budget,
+            seed=args.seed,
+            out=args.out,
+            as_json=args.json,
+            resume=args.resume,
+        )
+    if args.command == "render":
+        from verify.report_job import run_render
+
+        return run_render(records_path=args.records, out=args.out, as_json=args.json)
+    if args.command == "kernel":
+        from verify.kernel_job import run_kernel
+
+        return run_kernel(spec=args.spec, seed=args.seed, as_json=args.json)
+    if args.command == "jacobians":
+        from verify.jacobians_job import run_jacobians
+
+        return run_jacobians(
+            env_id=args.env, steps=args.steps, seed=args.seed, eps=args.eps, as_json=args.json
+        )
+    if args.command == "train":
+        from verify.train_job import run_train
+
+        return run_train(args)
+    if args.command == "fs-claims":
+        from verify.fs_claims import BUDGETS, run_claims
+
+        if args.budget not in BUDGETS:
+            raise UsageError(
+                f"{PROG} fs-claims: error: --budget {args.budget!r} is unknown; accepted: "
+                f"{', '.join(BUDGETS)}"
+            )
+        payload = run_claims(args.budget, args.out, args.seed)
+        from reports import render_report
+
+        render_report(payload["records"], args.out, title="[FS] Sobolev-TD claims")
+        for record in payload["records"]:
+            outcome = record["details"].get("outcome", "")
+            print(f"{record['case']}: {record['verdict']} {outcome}".rstrip())
+        return 0
+    if args.command == "bench":
+        from verify.bench_job import run_bench
+
+        return run_bench(args)
+    if args.command == "regress":
+        from verify.regress_job import regress_from_args
+
+        return regress_from_args(args)
+    raise UsageError(f"{PROG}: error: unknown command {args.command!r}")

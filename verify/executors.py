@@ -19,7 +19,11 @@ matches (pass a hash of the code that trains, so a result from before a code cha
 again, not reused) and runs only the rest, crashed runs included (a crash may be transient;
 the retry's success deletes the error file). A crash never stops the sweep;
 ``KeyboardInterrupt`` does, after the runs already finished are on disk: rerun the same
-command to continue.
+command to continue. **SIGTERM** to the driver does the same: while :func:`run_tasks` runs
+(in the main thread) it raises :class:`Terminated` (a ``KeyboardInterrupt``), the worker
+processes are ended at once (they never saw the signal, unlike a terminal's Ctrl-C, which
+reaches the whole process group) and the runs they had in flight are lost, neither results
+nor crashes; the finished runs stay on disk.
 
 Executors:
 
@@ -47,14 +51,17 @@ Executors:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -63,11 +70,47 @@ from typing import Any
 
 from verify.suites import run_key
 
-__all__ = ["EXECUTORS", "RunOutcome", "result_path", "run_tasks"]
+__all__ = ["EXECUTORS", "RunOutcome", "Terminated", "result_path", "run_tasks"]
 
 EXECUTORS = ("local", "ray")
 OUTCOMES = ("done", "reused", "crashed")
 RunFn = Callable[[dict, str], dict]
+
+
+class Terminated(KeyboardInterrupt):
+    """The driver received SIGTERM: handled like Ctrl-C, and the workers are ended too."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` (once; repeats are ignored while it
+    unwinds). Only the main thread can own a signal handler; elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    raised = []
+
+    def handler(signum, frame):
+        if not raised:
+            raised.append(signum)
+            raise Terminated(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's worker processes and reap them (SIGTERM reached only the driver)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=10)
 
 
 @dataclass(frozen=True)
@@ -183,6 +226,10 @@ def _run_local(pending, run_fn, jobs, work, finish) -> None:
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = _spawn_pool(jobs)
+    except Terminated:
+        _end_workers(pool)  # their runs in flight are lost; the finished ones are on disk
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     except KeyboardInterrupt:
         # keep what the other workers still finish (a Ctrl-C interrupts them too, so this
         # is short); a second Ctrl-C abandons them
@@ -251,7 +298,7 @@ def run_tasks(
     is reused only when its fingerprint equals this one. ``log`` receives one plain-text
     line per finished run (default: stderr). Raises ``ValueError`` for a bad executor,
     ``jobs`` or ``ray_address``, and re-raises ``KeyboardInterrupt`` after storing every
-    finished run.
+    finished run; SIGTERM raises :class:`Terminated` the same way, after ending the workers.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}; got {executor!r}")
@@ -326,14 +373,16 @@ def run_tasks(
             log(f"{prefix} CRASHED {_describe(settings)}: {payload['error']}  ({error_file})")
 
     try:
-        if pending and executor == "local":
-            _run_local(pending, run_fn, jobs, work, finish)
-        elif pending:
-            _run_ray(pending, run_fn, jobs, ray_address, work, finish)
-    except KeyboardInterrupt:
+        with _sigterm_raises():
+            if pending and executor == "local":
+                _run_local(pending, run_fn, jobs, work, finish)
+            elif pending:
+                _run_ray(pending, run_fn, jobs, ray_address, work, finish)
+    except KeyboardInterrupt as error:
         done = sum(o.status == "done" for o in outcomes.values())
+        how = "terminated (SIGTERM)" if isinstance(error, Terminated) else "interrupted"
         log(
-            f"interrupted: {done} runs finished in this sweep are kept in {out / 'runs'}; "
+            f"{how}: {done} runs finished in this sweep are kept in {out / 'runs'}; "
             "rerun the same command to run the rest"
         )
         raise
