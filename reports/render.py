@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reports.claim_text import C4_TEXT, CLAIM_TEXT, CONTROL_TEXT, SECTION_ORDER, ClaimText
+
 __all__ = ["fmt", "load_records_json", "render_report"]
 
 VERDICTS = ("holds", "fails", "detected", "missed")
@@ -39,20 +41,14 @@ KERNEL_COLUMNS = (
     ("msmmd_ratio", "MS-MMD ratio"),
     ("msmmd_bound", "MS-MMD bound"),
 )
-NEGATIVE_CONTROL_MEANING = {
-    "detected": "caught: the check rejects this case, built to violate the claim, as it must",
-    "missed": (
-        "not caught: the check accepted a case built to violate the claim, so it has no "
-        "power here and the report fails"
-    ),
-}
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
 h1 { margin-bottom: 0.2em; }
 table { border-collapse: collapse; margin: 0.8em 0 1.6em; font-size: 0.92em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
 th { background: #f2f2f2; }
-td.num { text-align: right; font-family: ui-monospace, monospace; }
+td.num { text-align: right; font-family: ui-monospace, monospace; white-space: nowrap; }
+td.derived { text-align: right; font-family: ui-monospace, monospace; }
 td.verdict { font-weight: bold; text-align: center; }
 td.holds, td.detected { background: #d8f3dc; color: #1b4332; }
 td.fails, td.missed { background: #ffd6d6; color: #7f1d1d; }
@@ -63,6 +59,11 @@ p.versions { color: #555; font-size: 0.85em; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { color: #555; font-size: 0.9em; }
+p.formula { font-family: ui-monospace, monospace; background: #f6f6f6; padding: 0.3em 0.6em; }
+p.legend { color: #333; margin: 0.2em 0; }
+p.failure { color: #7f1d1d; font-size: 0.9em; }
+td.status-rejected { color: #7f1d1d; font-weight: bold; }
+td.status-accepted { color: #1b4332; }
 """
 
 
@@ -85,11 +86,6 @@ def fmt(value: Any) -> str:
     if isinstance(value, numbers.Real):
         return f"{float(value):.6g}"
     return str(value)
-
-
-def ratio(measured: float, bound: float) -> float | None:
-    """``measured / bound``, or ``None`` where the bound is zero (no ratio to show)."""
-    return None if bound == 0 else measured / bound
 
 
 # -- reading and checking -------------------------------------------------------------------
@@ -204,11 +200,6 @@ def _number_cell(index: int, field_name: str, value: Any) -> _Cell:
     return _Cell(fmt(value), attrs)
 
 
-def _ratio_cell(index: int, record: Mapping) -> _Cell:
-    value = ratio(record["measured"], record["bound"])
-    return _Cell(fmt(value), {"class": "num", "data-record": str(index), "data-derived": "ratio"})
-
-
 def _verdict_cell(verdict: str) -> _Cell:
     return _Cell(verdict, {"class": f"verdict {verdict}"})
 
@@ -234,30 +225,317 @@ def _quantiles(spread: Any) -> list[tuple[str, float]]:
 
 def _quantile_text(spread: Any) -> str:
     if isinstance(spread, Mapping):
-        return ", ".join(f"q{label}: {fmt(value)}" for label, value in _quantiles(spread)) or "—"
+        pairs = _quantiles(spread)
+        if not pairs:
+            return "—"
+        levels = "/".join(f"q{label}" for label, _ in pairs)
+        return f"{levels}: " + " / ".join(fmt(value) for _, value in pairs)
     if isinstance(spread, list | tuple):
         return ", ".join(fmt(value) for _, value in _quantiles(spread)) or "—"
     return fmt(spread)
 
 
+def _claim_key(record: Mapping) -> str:
+    """The section a record belongs to: every negative control (C4a…C4d, or any record
+    expected to fail but a kernel's) goes to "C4"; other records by their claim."""
+    claim = record["claim"]
+    if claim in CONTROL_TEXT or (record.get("expected", "holds") == "fails" and claim != "kernel"):
+        return "C4"
+    return claim
+
+
+def _margin(measured: float, bound: float) -> float | None:
+    """``1 − measured/bound``: the share of the bound left unused (None: undefined)."""
+    if not (math.isfinite(measured) and math.isfinite(bound)) or bound == 0:
+        return None
+    return 1.0 - measured / bound
+
+
+def _derived_cell(index: int, record: Mapping, kind: str) -> _Cell:
+    """The column that says what measured against bound means for this record's kind."""
+    measured, bound = record["measured"], record["bound"]
+    attrs = {"class": "derived", "data-record": str(index), "data-derived": kind}
+    if kind == "count":
+        tries, budget = fmt(measured), fmt(bound)
+        caught = record["verdict"] == "detected"
+        text = f"caught after {tries} of {budget} tries" if caught else f"not caught in {budget}"
+        return _Cell(text, attrs)
+    if kind == "kappa":
+        text = f"γ_max = 1/κ = {fmt(1 / measured)}" if measured > 0 else "—"
+        return _Cell(text, attrs)
+    if not (math.isfinite(measured) and math.isfinite(bound)):
+        return _Cell("undefined (not a number)", attrs)
+    if bound == 0:
+        return _Cell("undefined (bound 0)", attrs)
+    if kind == "exceed":
+        excess = measured / bound - 1.0
+        if excess > 0:
+            return _Cell(f"{fmt(100 * excess)}% above the bound", attrs)
+        return _Cell(f"not above the bound ({fmt(100 * -excess)}% below)", attrs)
+    return _Cell(fmt(_margin(measured, bound)), attrs)
+
+
+def _note(record: Mapping) -> str:
+    details = record.get("details", {})
+    parts = [
+        details[key] for key in ("note", "statistic", "oracle") if isinstance(details.get(key), str)
+    ]
+    if isinstance(details.get("outcome"), str):
+        parts.append(f"outcome: {details['outcome']}")
+    return "; ".join(parts)
+
+
+def _explain(text: ClaimText) -> list:
+    blocks: list = [_Paragraph(text.words)]
+    if text.formula:
+        blocks.append(_Paragraph(f"Claim: {text.formula}", "formula"))
+    if text.measured:
+        blocks.append(_Paragraph(f"measured: {text.measured}.", "legend"))
+        blocks.append(_Paragraph(f"bound: {text.bound}.", "legend"))
+    return blocks
+
+
+def _failures(records: list[dict], indices: list[int]) -> list:
+    lines = []
+    for i in indices:
+        failure = records[i].get("details", {}).get("failure")
+        if records[i]["verdict"] in FAILING and isinstance(failure, str):
+            lines.append(_Paragraph(f"{records[i]['case']} fails: {failure}", "failure"))
+    return lines
+
+
+def _claim_section(records: list[dict], key: str, indices: list[int]) -> list:
+    text = CLAIM_TEXT.get(key) or ClaimText(
+        f"{key} — claim without a description in reports/claim_text.py",
+        "No description is known for this claim.",
+        "",
+        "the record's measured value",
+        "the record's bound",
+    )
+    blocks: list = [_Heading(2, text.heading), *_explain(text)]
+    held = sum(records[i]["verdict"] == "holds" for i in indices)
+    blocks.append(_Paragraph(f"{fmt(held)} of {fmt(len(indices))} cases hold."))
+    third = "γ_max" if text.kind == "kappa" else "margin 1 − measured/bound"
+    notes = [_note(records[i]) for i in indices]
+    header = ("case", "settings", "measured", "bound", third, "verdict")
+    if any(notes):
+        header = (*header, "note")
+    rows = []
+    for i, note in zip(indices, notes, strict=True):
+        row = [
+            _Cell(records[i]["case"]),
+            _Cell(_settings_text(records[i].get("settings", {}))),
+            _number_cell(i, "measured", records[i]["measured"]),
+            _number_cell(i, "bound", records[i]["bound"]),
+            _derived_cell(i, records[i], text.kind),
+            _verdict_cell(records[i]["verdict"]),
+        ]
+        if any(notes):
+            row.append(_Cell(note))
+        rows.append(row)
+    blocks.append(_Table(header, rows))
+    return blocks + _failures(records, indices)
+
+
+def _controls_section(records: list[dict], indices: list[int]) -> list:
+    blocks: list = [_Heading(2, C4_TEXT.heading), _Paragraph(C4_TEXT.words)]
+    if not indices:
+        return [*blocks, _Paragraph("No negative controls in this record set.")]
+    present = list(dict.fromkeys(records[i]["claim"] for i in indices))
+    for claim in present:
+        text = CONTROL_TEXT.get(claim)
+        if text is not None:
+            blocks.append(
+                _Paragraph(
+                    f"{claim}: {text.words}. measured: {text.measured}; bound: {text.bound}.",
+                    "legend",
+                )
+            )
+    caught = sum(records[i]["verdict"] == "detected" for i in indices)
+    blocks.append(_Paragraph(f"{fmt(caught)} of {fmt(len(indices))} controls detected."))
+    rows = []
+    for i in indices:
+        record = records[i]
+        text = CONTROL_TEXT.get(record["claim"])
+        kind = text.kind if text is not None else "exceed"
+        rows.append(
+            [
+                _Cell(record["claim"]),
+                _Cell(record["case"]),
+                _Cell(_settings_text(record.get("settings", {}))),
+                _number_cell(i, "measured", record["measured"]),
+                _number_cell(i, "bound", record["bound"]),
+                _derived_cell(i, record, kind),
+                _verdict_cell(record["verdict"]),
+            ]
+        )
+    header = ("control", "case", "settings", "measured", "bound", "what it shows", "verdict")
+    blocks.append(_Table(header, rows))
+    return blocks
+
+
+def _kernel_section(records: list[dict], indices: list[int]) -> list:
+    text = CLAIM_TEXT["kernel"]
+    blocks: list = [_Heading(2, text.heading), *_explain(text)]
+    blocks.append(
+        _Paragraph(
+            "verdict: 'holds' = accepted as expected; 'detected' = rejected as expected; "
+            "'fails' = an expected kernel was rejected; 'missed' = a kernel expected to be "
+            "rejected was accepted.",
+            "legend",
+        )
+    )
+    rows, reasons = [], []
+    for i in indices:
+        record = records[i]
+        details = record.get("details", {})
+        accepted = details.get("passes")
+        status = "—" if not isinstance(accepted, bool) else "accepted" if accepted else "rejected"
+        row = [_Cell(record["case"]), _Cell(status, {"class": f"status-{status}"})]
+        for key, _ in KERNEL_COLUMNS[:4]:
+            if key == "alpha_quantiles":
+                row.append(_Cell(_quantile_text(details.get(key)), {"class": "derived"}))
+            else:
+                row.append(_number_cell(i, f"details.{key}", details.get(key)))
+        row += [
+            _number_cell(i, "measured", record["measured"]),
+            _number_cell(i, "bound", record["bound"]),
+            _derived_cell(i, record, "ratio"),
+            _verdict_cell(record["verdict"]),
+        ]
+        rows.append(row)
+        failures = details.get("failures")
+        if isinstance(failures, list) and failures and isinstance(failures[0], str):
+            reasons.append(_Paragraph(f"{record['case']} rejected: {failures[0]}", "failure"))
+    header = (
+        "kernel",
+        "accepted",
+        *(label for _, label in KERNEL_COLUMNS[:4]),
+        "MS-MMD ratio (measured)",
+        "bound (γκ)^(α/2)",
+        "margin",
+        "verdict",
+    )
+    return [*blocks, _Table(header, rows), *reasons]
+
+
+def _interval(value: Any, interval: Any) -> str:
+    if not _is_number(value):
+        return "—"
+    if isinstance(interval, list | tuple) and len(interval) == 2 and all(map(_is_number, interval)):
+        return f"{fmt(value)} [{fmt(interval[0])}, {fmt(interval[1])}]"
+    return fmt(value)
+
+
+def _regress_section(records: list[dict], indices: list[int], heading: bool) -> list:
+    blocks: list = []
+    if heading:
+        blocks.append(_Heading(2, "Regression cells"))
+    blocks.append(
+        _Paragraph(
+            "Each cell (algorithm × environment × noise × steps) is scored by the IQM over "
+            "seeds of the final evaluation return, with stratified-bootstrap 95% intervals. "
+            "'regressed': the interval of the difference new − reference lies below the "
+            "tolerated drop; 'improved': above the tolerated rise; 'pass' otherwise; "
+            "'crashed': a run did not finish."
+        )
+    )
+    rows = []
+    for i in indices:
+        record = records[i]
+        details = record.get("details", {})
+        status = str(details.get("status", record["verdict"]))
+        difference = details.get("difference")
+        if not _is_number(difference) and _is_number(details.get("new_iqm")):
+            if _is_number(details.get("reference_iqm")):
+                difference = details["new_iqm"] - details["reference_iqm"]
+        reference = _interval(details.get("reference_iqm"), details.get("reference_ci"))
+        if reference == "—" and status == "pass":
+            status = "no reference (recorded)"
+        crashed = details.get("crashed")
+        if isinstance(crashed, Mapping) and crashed:
+            status = f"{status} ({len(crashed)} runs)"
+        css = "fails" if record["verdict"] == "fails" else "holds"
+        rows.append(
+            [
+                _Cell(record["case"]),
+                _Cell(reference, {"class": "num"}),
+                _Cell(_interval(details.get("new_iqm"), details.get("new_ci")), {"class": "num"}),
+                _Cell(_interval(difference, details.get("difference_ci")), {"class": "num"}),
+                _Cell(status, {"class": f"verdict {css}"}),
+            ]
+        )
+    header = (
+        "cell",
+        "reference IQM [95% CI]",
+        "new IQM [95% CI]",
+        "difference [95% CI]",
+        "verdict",
+    )
+    blocks.append(_Table(header, rows))
+    for i in indices:
+        crashed = records[i].get("details", {}).get("crashed")
+        if isinstance(crashed, Mapping):
+            for seed, error in crashed.items():
+                blocks.append(_Paragraph(f"{records[i]['case']} seed {seed}: {error}", "failure"))
+    return blocks
+
+
+def _header_blocks(records: list[dict], title: str, meta: Mapping | None) -> list:
+    failing = sum(r["verdict"] in FAILING for r in records)
+    status = "PASS" if failing == 0 else "FAIL"
+    blocks: list = [
+        _Heading(1, title),
+        _Paragraph(f"Overall: {status}", f"status {status.lower()}"),
+    ]
+    for key, value in (meta or {}).items():
+        blocks.append(_Paragraph(f"{key}: {_show(value)}"))
+    return blocks
+
+
+def _versions_block(records: list[dict]) -> _Paragraph:
+    versions = records[0].get("versions", {})
+    shown = ", ".join(f"{name} {value}" for name, value in versions.items())
+    return _Paragraph(f"versions: {shown or 'not recorded'}", "versions")
+
+
+def _build_regress_document(
+    records: list[dict], title: str, meta: Mapping | None, figures: list[_Figure]
+) -> list:
+    blocks = _header_blocks(records, title, meta)
+    blocks.append(_Heading(2, "Verdicts"))
+    regressed = sum(r["verdict"] == "fails" for r in records)
+    blocks.append(
+        _Paragraph(
+            f"{fmt(len(records))} cells, {fmt(regressed)} regressed or crashed. The suite fails "
+            "when any cell regressed or crashed."
+        )
+    )
+    blocks += _regress_section(records, list(range(len(records))), heading=False)
+    if figures:
+        blocks.append(_Heading(2, "Learning curves"))
+        blocks.extend(figures)
+    blocks.append(_versions_block(records))
+    return blocks
+
+
 def _build_document(
     records: list[dict], title: str, meta: Mapping | None, figures: list[_Figure]
 ) -> list:
+    if all(r["claim"] == "regress" for r in records):
+        return _build_regress_document(records, title, meta, figures)
     counts = {verdict: 0 for verdict in VERDICTS}
     for record in records:
         counts[record["verdict"]] += 1
-    passed = counts["fails"] == 0 and counts["missed"] == 0
-    blocks: list = [_Heading(1, title)]
-    status = "PASS" if passed else "FAIL"
-    blocks.append(_Paragraph(f"Overall: {status}", f"status {status.lower()}"))
-    for key, value in (meta or {}).items():
-        blocks.append(_Paragraph(f"{key}: {_show(value)}"))
-
+    blocks = _header_blocks(records, title, meta)
     blocks.append(_Heading(2, "Summary"))
     blocks.append(
         _Paragraph(
             f"{fmt(len(records))} records. The report fails when any claim fails or any "
-            "negative control is missed."
+            "negative control is missed. Each section states its claim, what 'measured' and "
+            "'bound' are for it, and the margin 1 − measured/bound (the share of the bound "
+            "left unused; negative when the bound is exceeded). The mathematics is in "
+            "docs/claims.md of the sobolev-verify repository."
         )
     )
     blocks.append(
@@ -266,98 +544,25 @@ def _build_document(
             [[_verdict_cell(v), _Cell(fmt(counts[v]), {"class": "num"})] for v in VERDICTS],
         )
     )
-
-    claims: dict[str, list[int]] = {}
+    sections: dict[str, list[int]] = {}
     for index, record in enumerate(records):
-        if record.get("expected", "holds") == "holds" and record["claim"] != "kernel":
-            claims.setdefault(record["claim"], []).append(index)
-    for claim, indices in claims.items():
-        blocks.append(_Heading(2, f"Claim {claim}"))
-        held = sum(records[i]["verdict"] == "holds" for i in indices)
-        blocks.append(_Paragraph(f"{fmt(held)} of {fmt(len(indices))} cases hold."))
-        rows = [
-            [
-                _Cell(records[i]["case"]),
-                _Cell(_settings_text(records[i].get("settings", {}))),
-                _number_cell(i, "measured", records[i]["measured"]),
-                _number_cell(i, "bound", records[i]["bound"]),
-                _ratio_cell(i, records[i]),
-                _verdict_cell(records[i]["verdict"]),
-            ]
-            for i in indices
-        ]
-        header = ("case", "settings", "measured", "bound", "measured/bound", "verdict")
-        blocks.append(_Table(header, rows))
-
-    controls = [i for i, r in enumerate(records) if r.get("expected", "holds") == "fails"]
-    blocks.append(_Heading(2, "Negative controls"))
-    if controls:
-        blocks.append(
-            _Paragraph(
-                "A negative control is a case built to violate a claim's hypotheses, so its "
-                "check must fail there. 'detected' means the check caught it; 'missed' means "
-                "the check passed a broken case, so a 'holds' elsewhere means little."
-            )
-        )
-        rows = []
-        for i in controls:
-            record = records[i]
-            note = record.get("details", {}).get("note")
-            meaning = NEGATIVE_CONTROL_MEANING[record["verdict"]]
-            rows.append(
-                [
-                    _Cell(record["claim"]),
-                    _Cell(record["case"]),
-                    _Cell(_settings_text(record.get("settings", {}))),
-                    _number_cell(i, "measured", record["measured"]),
-                    _number_cell(i, "bound", record["bound"]),
-                    _ratio_cell(i, record),
-                    _verdict_cell(record["verdict"]),
-                    _Cell(f"{meaning} ({note})" if isinstance(note, str) else meaning),
-                ]
-            )
-        header = (
-            "claim",
-            "case",
-            "settings",
-            "measured",
-            "bound",
-            "measured/bound",
-            "verdict",
-            "meaning",
-        )
-        blocks.append(_Table(header, rows))
-    else:
-        blocks.append(_Paragraph("No negative controls in this record set."))
-
-    kernels = [i for i, r in enumerate(records) if r["claim"] == "kernel"]
-    if kernels:
-        blocks.append(_Heading(2, "Kernels"))
-        rows = []
-        for i in kernels:
-            details = records[i].get("details", {})
-            row = [
-                _Cell(records[i]["case"]),
-                _number_cell(i, "measured", records[i]["measured"]),
-                _number_cell(i, "bound", records[i]["bound"]),
-            ]
-            for key, _ in KERNEL_COLUMNS:
-                if key == "alpha_quantiles":
-                    row.append(_Cell(_quantile_text(details.get(key)), {"class": "num"}))
-                else:
-                    row.append(_number_cell(i, f"details.{key}", details.get(key)))
-            row.append(_verdict_cell(records[i]["verdict"]))
-            rows.append(row)
-        header = ("kernel", "measured", "bound", *(label for _, label in KERNEL_COLUMNS), "verdict")
-        blocks.append(_Table(header, rows))
-
+        sections.setdefault(_claim_key(record), []).append(index)
+    known = [key for key in SECTION_ORDER if key in sections or key == "C4"]
+    ordered = known + [key for key in sections if key not in SECTION_ORDER]
+    for key in ordered:
+        indices = sections.get(key, [])
+        if key == "C4":
+            blocks += _controls_section(records, indices)
+        elif key == "kernel":
+            blocks += _kernel_section(records, indices)
+        elif key == "regress":
+            blocks += _regress_section(records, indices, heading=True)
+        else:
+            blocks += _claim_section(records, key, indices)
     if figures:
         blocks.append(_Heading(2, "Plots"))
         blocks.extend(figures)
-
-    versions = records[0].get("versions", {})
-    shown = ", ".join(f"{name} {value}" for name, value in versions.items())
-    blocks.append(_Paragraph(f"versions: {shown or 'not recorded'}", "versions"))
+    blocks.append(_versions_block(records))
     return blocks
 
 
@@ -462,18 +667,24 @@ def _plot_ratios(records: list[dict], path: Path) -> bool:
         if r.get("expected", "holds") == "holds"
         # κ and kernels are plotted on their own; C5's tolerances (1e-8 on an error of
         # 1e-15) would squash the contraction ratios into a corner
-        and r["claim"] not in ("kappa-mujoco", "kernel", "C5")
+        and r["claim"] not in ("kappa-mujoco", "kernel", "C5", "regress")
         and math.isfinite(r["measured"])
         and math.isfinite(r["bound"])
     ]
     if not chosen:
         return False
-    figure, axes = _new_axes()
+    figure, axes = _new_axes((7.6, 5.2))
     claims = list(dict.fromkeys(r["claim"] for r in chosen))
-    for claim, colour in zip(claims, _colours(len(claims)), strict=True):
+    markers = "osD^vP*Xh"
+    for number, (claim, colour) in enumerate(zip(claims, _colours(len(claims)), strict=True)):
         points = [r for r in chosen if r["claim"] == claim]
+        text = CLAIM_TEXT.get(claim)
         axes.scatter(
-            [r["bound"] for r in points], [r["measured"] for r in points], color=colour, label=claim
+            [r["bound"] for r in points],
+            [r["measured"] for r in points],
+            color=colour,
+            marker=markers[number % len(markers)],
+            label=f"{text.heading if text else claim} ({len(points)})",
         )
     failing = [r for r in chosen if r["verdict"] == "fails"]
     if failing:
@@ -495,8 +706,10 @@ def _plot_ratios(records: list[dict], path: Path) -> bool:
         axes.set_yscale("log")
     axes.set_xlabel("bound")
     axes.set_ylabel("measured")
-    axes.set_title("Measured against bound (on or below the diagonal: holds)")
-    axes.legend(fontsize="small")
+    axes.set_title(
+        "Measured against bound, one colour and marker per claim\n(on or below the diagonal: holds)"
+    )
+    axes.legend(fontsize="small", title="claim (records)", title_fontsize="small")
     _save(figure, path)
     return True
 
@@ -600,13 +813,25 @@ def _plot_kernels(records: list[dict], path: Path) -> bool:
             axes.vlines(position, min(spread), max(spread), color="tab:blue", linewidth=3)
             axes.scatter([position] * len(spread), spread, color="tab:blue", s=20, zorder=3)
         axes.scatter(position, details["alpha_min"], marker="v", s=80, color="black", zorder=4)
+        if details.get("passes") is False:
+            axes.axvspan(position - 0.45, position + 0.45, color="red", alpha=0.12, zorder=0)
     axes.scatter([], [], color="tab:blue", s=20, label="α quantiles (spread)")
     axes.scatter([], [], marker="v", color="black", label="α min (estimate)")
     axes.axhline(0.0, color="red", linestyle="--", linewidth=1, label="α = 0")
-    axes.set_xticks(list(positions), [r["case"] for r in chosen], rotation=20, ha="right")
+    rejected = [r.get("details", {}).get("passes") is False for r in chosen]
+    if any(rejected):
+        axes.fill_between([], [], color="red", alpha=0.12, label="rejected kernel")
+    labels = [
+        f"{r['case']}\n(rejected)" if flag else r["case"]
+        for r, flag in zip(chosen, rejected, strict=True)
+    ]
+    axes.set_xticks(list(positions), labels, rotation=20, ha="right")
+    for tick, flag in zip(axes.get_xticklabels(), rejected, strict=True):
+        if flag:
+            tick.set_color("darkred")
     axes.set_xlim(-0.6, len(chosen) - 0.4)
     axes.set_ylabel("scale-sensitivity order α")
-    axes.set_title("Kernel order estimates")
+    axes.set_title("Kernel order estimates (shaded, red label: rejected)")
     axes.legend(fontsize="small")
     _save(figure, path)
     return True
@@ -663,7 +888,11 @@ def _plot_learning_curves(records: list[dict], path: Path) -> bool:
 
 
 _PLOTTERS = {
-    "ratios": (_plot_ratios, "Measured against bound for every claim record expected to hold."),
+    "ratios": (
+        _plot_ratios,
+        "Measured against bound for every record expected to hold (C5's tolerances, κ, kernels "
+        "and regression cells are shown elsewhere); the legend names each claim.",
+    ),
     "gamma_sweep": (
         _plot_gamma_sweep,
         "C1 sweep: worst contraction ratio and the bound γκ against γ; dotted lines mark γκ = 1.",
@@ -672,7 +901,10 @@ _PLOTTERS = {
         _plot_kappa,
         f"‖L‖ per MuJoCo environment, with the contraction threshold 1/γ at γ = {fmt(KAPPA_GAMMA)}.",
     ),
-    "kernels": (_plot_kernels, "Kernel order α: minimum estimate and quantile spread."),
+    "kernels": (
+        _plot_kernels,
+        "Kernel order α: minimum estimate and quantile spread; rejected kernels shaded red.",
+    ),
     "learning_curves": (
         _plot_learning_curves,
         "IQM evaluation return over seeds with 95% bootstrap bands: reference grey, new blue.",

@@ -245,10 +245,14 @@ def test_every_number_cell_matches_its_record(rendered):
         if "data-field" in attrs:
             value = _field(record, attrs["data-field"])
             seen.add((int(attrs["data-record"]), attrs["data-field"]))
-        else:
-            assert attrs["data-derived"] == "ratio"
+        elif attrs["data-derived"] == "ratio":  # the margin column
             bound = record["bound"]
-            value = record["measured"] / bound if bound != 0 else None
+            if bound == 0:
+                assert text == "undefined (bound 0)"
+                continue
+            value = 1 - record["measured"] / bound
+        else:
+            continue  # counts, excesses and κ: test_rows_say_what_their_numbers_are
         assert text == fmt(value), (attrs, text)
     for index in range(len(records)):
         assert {(index, "measured"), (index, "bound")} <= seen, f"record {index} not shown"
@@ -257,6 +261,9 @@ def test_every_number_cell_matches_its_record(rendered):
     texts = {(int(a["data-record"]), a.get("data-field")): t for a, t in page.cells}
     assert texts[(2, "measured")] == "1.23457"
     assert texts[(1, "measured")] == "0.333333"
+    margins = {int(a["data-record"]): t for a, t in page.cells if a.get("data-derived")}
+    assert margins[0] == "0.1"  # 1 − 0.81/0.9
+    assert margins[2] == "-0.371742"  # 1 − 1.2345678/0.9: the bound is exceeded
 
 
 def test_verdict_cells_are_colour_coded(rendered):
@@ -279,8 +286,9 @@ def test_markdown_has_every_case_the_counts_and_the_versions(rendered):
         count = sum(r["verdict"] == verdict for r in records)
         assert f"| {verdict} | {count} |" in markdown
     assert "**Overall: FAIL**" in markdown
-    assert "## Negative controls" in markdown and "not caught" in markdown
-    assert "## Kernels" in markdown and "## Claim C1" in markdown
+    assert "## C4 — Negative controls" in markdown and "'missed': the check passed" in markdown
+    assert "## Kernels — what C2 needs of a kernel" in markdown
+    assert "## C1 — Wasserstein contraction" in markdown
     assert "versions: python 3.11.9, numpy 2.1.0, matplotlib 3.11.2" in markdown
     assert "seconds: 12.3457" in markdown
     for name in ("ratios", "gamma_sweep", "kappa", "kernels"):
@@ -394,3 +402,210 @@ def test_regress_records_get_learning_curves_with_bands(tmp_path):
     written = render_report(_records(), tmp_path)
     assert "plots/learning_curves.png" not in written
     assert not (tmp_path / "plots" / "learning_curves.png").exists()
+
+
+# -- the report explains itself ------------------------------------------------------------------
+
+
+def _headings(markdown: str) -> list[str]:
+    return [line[3:] for line in markdown.splitlines() if line.startswith("## ")]
+
+
+def _section(markdown: str, heading: str) -> str:
+    return markdown.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_sections_name_their_claim_in_c1_to_c7_order(tmp_path):
+    """Records arrive in any order (here reversed); the sections come C1…C7, then kernels."""
+    render_report(_round_trip(list(reversed(_records())), tmp_path), tmp_path)
+    headings = _headings((tmp_path / "report.md").read_text(encoding="utf-8"))
+    assert headings == [
+        "Summary",
+        "C1 — Wasserstein contraction",
+        "C1 sweep — the smoothness trade-off",
+        "C2 — Max-sliced MMD contraction",
+        "C4 — Negative controls: the checks must be able to fail",
+        "Kernels — what C2 needs of a kernel",
+        "κ of MuJoCo dynamics — C1's modulus on real simulators",
+        "Plots",
+    ]
+
+
+def test_each_claim_section_states_the_claim_measured_bound_and_margin(rendered):
+    _, folder, _ = rendered
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    c1 = _section(markdown, "C1 — Wasserstein contraction")
+    assert "contracts the supremum Wasserstein distance" in c1  # in words
+    assert "Claim: W̄_p(Tη₁, Tη₂) ≤ γκ · W̄_p(η₁, η₂)" in c1  # as a formula
+    assert "measured: the worst ratio W̄_p(Tη₁, Tη₂) / W̄_p(η₁, η₂)" in c1
+    assert "bound: γκ" in c1
+    assert "| case | settings | measured | bound | margin 1 − measured/bound | verdict |" in c1
+    assert "| tabular/W1 | gamma=0.9, kappa=1, p=1 | 0.81 | 0.9 | 0.1 | holds |" in c1
+    c2 = _section(markdown, "C2 — Max-sliced MMD contraction")
+    assert "Claim: MSMMD̄(Tη₁, Tη₂) ≤ (γκ)^(α/2) · MSMMD̄(η₁, η₂)" in c2
+    assert "| zero-bound | — | 0 | 0 | undefined (bound 0) | holds |" in c2
+    assert "| measured/bound |" not in markdown  # the bare ratio column is gone
+
+
+def _c4d(tries, budget, verdict):
+    return _record(
+        "C4d",
+        f"broken operator: {verdict}",
+        tries,
+        budget,
+        verdict,
+        expected="fails",
+        settings={"property": "chain rule"},
+        note="measured: random systems tried until caught",
+    )
+
+
+def test_rows_say_what_their_numbers_are(tmp_path):
+    """Counts read as counts, NaN as undefined, and each control type is explained once."""
+    nan_kernel = _record(
+        "kernel",
+        "gaussian:bandwidth=1",
+        float("nan"),
+        float("nan"),
+        "detected",
+        expected="fails",
+        alpha_min=-0.5,
+        alpha_quantiles={"0.01": -0.4, "0.5": 1.8, "0.99": 2.9},
+        passes=False,
+        failures=["not scale sensitive: MMD² rose when shrinking"],
+    )
+    controls = [
+        _c4d(3, 60, "detected"),
+        _c4d(0, 60, "missed"),
+        _record("C4b", "gaussian", 1.35, 1.0, "detected", expected="fails", note="largest"),
+        _record("C4b", "gaussian again", 1.5, 1.0, "detected", expected="fails", note="largest"),
+        _record("kappa-mujoco", "Hopper-v5", 4.0, 1.0, "holds", norms=[1.0, 4.0]),
+        nan_kernel,
+    ]
+    render_report(_round_trip(controls, tmp_path), tmp_path)
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    control_rows = _section(markdown, "C4 — Negative controls: the checks must be able to fail")
+    assert "| 3 | 60 | caught after 3 of 60 tries | detected |" in control_rows
+    assert "| 0 | 60 | not caught in 60 | missed |" in control_rows
+    assert "| 1.35 | 1 | 35% above the bound | detected |" in control_rows
+    assert "0.05" not in control_rows  # no tries/budget ratio
+    # one explanation per control type, not one per row
+    assert control_rows.count("C4b: Gaussian-kernel MMD is not scale sensitive") == 1
+    assert control_rows.count("C4d: a deliberately broken operator") == 1
+    assert "caught: the check rejects this case" not in markdown
+    kernels = _section(markdown, "Kernels — what C2 needs of a kernel")
+    row = next(line for line in kernels.splitlines() if line.startswith("| gaussian"))
+    assert row.split(" | ")[1] == "rejected"
+    assert "| nan | nan | undefined (not a number) | detected |" in row
+    assert "gaussian:bandwidth=1 rejected: not scale sensitive" in kernels
+    kappa = _section(markdown, "κ of MuJoCo dynamics — C1's modulus on real simulators")
+    assert "| Hopper-v5 | — | 4 | 1 | γ_max = 1/κ = 0.25 | holds |" in kappa
+
+
+def test_plots_name_the_claims_and_mark_rejected_kernels(tmp_path, monkeypatch):
+    import reports.render as render
+
+    figures = {}
+    save = render._save
+
+    def keep(figure, path):
+        figures[path.stem] = figure
+        save(figure, path)
+
+    monkeypatch.setattr(render, "_save", keep)
+    records = [
+        *_records(),
+        _record(
+            "kernel",
+            "gaussian:bandwidth=1",
+            float("nan"),
+            float("nan"),
+            "detected",
+            expected="fails",
+            alpha_min=-0.5,
+            alpha_quantiles={"0.01": -0.4, "0.99": 2.9},
+            passes=False,
+        ),
+    ]
+    render_report(_round_trip(records, tmp_path), tmp_path)
+    _, labels = figures["ratios"].axes[0].get_legend_handles_labels()
+    assert "C1 — Wasserstein contraction (3)" in labels
+    assert "C2 — Max-sliced MMD contraction (2)" in labels
+    assert "C1 sweep — the smoothness trade-off (12)" in labels
+    kernel_axes = figures["kernels"].axes[0]
+    ticks = [tick.get_text() for tick in kernel_axes.get_xticklabels()]
+    assert ticks[-1] == "gaussian:bandwidth=1\n(rejected)" and "(rejected)" not in ticks[0]
+    assert "rejected kernel" in kernel_axes.get_legend_handles_labels()[1]
+
+
+def _regress_record(case, status, verdict, **numbers):
+    band = {"steps": [100, 200], "iqm": [1.0, 2.0], "low": [0.5, 1.5], "high": [1.5, 2.5]}
+    return _record(
+        "regress",
+        case,
+        0.0,
+        0.0,
+        verdict,
+        settings={"algo": "td3", "seeds": [0, 1]},
+        status=status,
+        curves={"new": band, "reference": band},
+        **numbers,
+    )
+
+
+def test_regress_report_has_its_own_verdict_table(tmp_path):
+    records = [
+        _regress_record(
+            "td3 pendulum none 300",
+            "regressed",
+            "fails",
+            reference_iqm=102.5,
+            reference_ci=[100.0, 105.0],
+            new_iqm=52.5,
+            new_ci=[50.0, 55.0],
+            difference=-50.0,
+            difference_ci=[-55.0, -45.0],
+            margin=10.25,
+        ),
+        _regress_record(
+            "mage point-mass:4 none 300",
+            "pass",
+            "holds",
+            reference_iqm=10.0,
+            reference_ci=[9.0, 11.0],
+            new_iqm=10.5,
+            new_ci=[9.5, 11.5],
+            difference=0.5,
+            difference_ci=[-1.0, 2.0],
+            margin=1.0,
+        ),
+        _regress_record("sac toy-1d none 300", "pass", "holds", new_iqm=3.0, new_ci=[2.0, 4.0]),
+    ]
+    written = render_report(_round_trip(records, tmp_path), tmp_path, title="Regression suite s")
+    assert set(written) == {"report.md", "index.html", "plots/learning_curves.png"}
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert _headings(markdown) == ["Verdicts", "Learning curves"]
+    table = _section(markdown, "Verdicts")
+    assert (
+        "| cell | reference IQM [95% CI] | new IQM [95% CI] | difference [95% CI] | verdict |"
+        in table
+    )
+    assert (
+        "| td3 pendulum none 300 | 102.5 [100, 105] | 52.5 [50, 55] | -50 [-55, -45] | regressed |"
+        in table
+    )
+    assert (
+        "| mage point-mass:4 none 300 | 10 [9, 11] | 10.5 [9.5, 11.5] | 0.5 [-1, 2] | pass |"
+        in table
+    )
+    assert "| sac toy-1d none 300 | — | 3 [2, 4] | — | no reference (recorded) |" in table
+    for word in ("measured", "bound", "holds", "margin 1 −"):
+        assert word not in markdown, word
+    assert "**Overall: FAIL**" in markdown
+    page = _parse(tmp_path / "index.html")
+    assert page.errors == [] and page.stack == []
+    assert [v for v in page.verdicts] == [
+        ("verdict fails", "regressed"),
+        ("verdict holds", "pass"),
+        ("verdict holds", "no reference (recorded)"),
+    ]
