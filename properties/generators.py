@@ -90,7 +90,7 @@ def parts_with_kappa(parts: TabularParts, kappa: float) -> TabularParts:
         raise ValueError(
             f"kappa must be a finite number >= 1 (the value block has norm 1); got {kappa!r}"
         )
-    # Scaling F_s and F_a by c scales every row of L but the value row (SPEC §2, complete and
+    # Scaling F_s and F_a by c scales every row of L but the value row (docs/math.md#operator, complete and
     # incomplete alike), so the linear parts are built once and rescaled here.
     linears = np.stack(
         [linear for row in _maps(parts, 1.0) for prob, _, _, linear in row if prob > 0]
@@ -173,7 +173,7 @@ def linear_backup(system: sc.LinearGaussianSobolev, law: sc.LinearSobolevLaw, po
 
     For each evaluation point ``(s, a)`` in ``points`` (rows of ``[s; a]``) and each noise
     sample ``w_k`` (rows of ``noises``), the branch ``(1/K, j, b(s, a), M)`` reads the
-    gradient-block law at ``(s'_k, K s'_k)``, ``s'_k = A s + B a + w_k`` (SPEC §2, linear case;
+    gradient-block law at ``(s'_k, K s'_k)``, ``s'_k = A s + B a + w_k`` (docs/math.md#linear-gaussian;
     ``M = [Aᵀ; Bᵀ][I, Kᵀ]``). Returns the transitions and the next laws as ``ParticleLaw``.
     """
     n = system.state_dim

@@ -1,4 +1,4 @@
-"""Property predicates for the Sobolev claims (SPEC §4): each raises ``AssertionError``
+"""Property predicates for the Sobolev claims (docs/claims.md): each raises ``AssertionError``
 naming the quantities when the property fails, and returns its measurement otherwise.
 
 Every comparison allows only floating-point round-off, stated next to it; the checks are
@@ -63,7 +63,7 @@ def backup_modulus(gamma: float, transitions) -> float:
 
 
 def spec_modulus(gamma: float, jacobians: Sequence[dict]) -> float:
-    """SPEC C1's bound from the Jacobians: ``γ max(1, C_f sqrt(1 + L_π²))`` with
+    """C1's bound (docs/claims.md#c1) from the Jacobians: ``γ max(1, C_f sqrt(1 + L_π²))`` with
     ``C_f = max ‖[F_s F_a]‖`` and ``L_π = max ‖Π'‖`` over the given transitions."""
     c_f = max(np.linalg.norm(np.hstack([j["jac_s"], j["jac_a"]]), 2) for j in jacobians)
     l_pi = max(np.linalg.norm(j["policy_jac"], 2) for j in jacobians)
@@ -404,7 +404,7 @@ def check_mmd_metric_axioms(kernel, x, y, z) -> None:
 
 
 def check_mmd_nonexpansion(kernel, x, y, linear) -> float:
-    """The (false in general, SPEC C2/C4c) claim ``MMD(Lx, Ly) <= MMD(x, y)`` for ``‖L‖ <= 1``
+    """The (false in general; docs/claims.md#c2 and #c4) claim ``MMD(Lx, Ly) <= MMD(x, y)`` for ``‖L‖ <= 1``
     with the full-vector MMD; returns the ratio. A negative control: a search finds maps
     that expand."""
     linear = np.asarray(linear, dtype=float)

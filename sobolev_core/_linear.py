@@ -1,4 +1,4 @@
-"""Linear-Gaussian Sobolev returns in closed form, and the sample-based operator ([DS] / SPEC C5).
+"""Linear-Gaussian Sobolev returns in closed form, and the sample-based operator ([DS]; docs/claims.md#c5).
 
 The system is ``s' = A s + B a + w``, ``w ~ N(0, Sigma)``, reward ``r = -(sᵀQs + aᵀRa)``,
 policy ``a = K s``, discount ``gamma``. Along the policy the closed loop is
@@ -95,7 +95,7 @@ class SobolevAffineMap(NamedTuple):
     ``r = -(sᵀQs + aᵀRa)``, ``∂_s r = -2 Q s``, ``∂_a r = -2 R a`` (the reward is
     noise-free here). ``linear`` is ``L = blockdiag(1, M)``, shape ``(1+n+m, 1+n+m)``,
     with ``M = [Aᵀ; Bᵀ] [I_n, Kᵀ]``; ``X' = (g', u', v')`` is drawn at
-    ``(s', K s')``, ``s' = A s + B a + w``. (SPEC §2.)
+    ``(s', K s')``, ``s' = A s + B a + w``. (docs/math.md#operator.)
     """
 
     offset: Any
@@ -108,7 +108,7 @@ class LinearSobolevLaw:
 
     ``X(s, a) = gain @ [s; a] + Z``, ``Z`` uniform over the ``N`` rows of ``noise``.
     ``X`` is the gradient block ``(∇_s G, ∇_a G)`` of a Sobolev return, dimension
-    ``D = n + m``. The linear-Gaussian operator maps this family to itself (SPEC C5).
+    ``D = n + m``. The linear-Gaussian operator maps this family to itself (docs/claims.md#c5).
 
     Attributes:
       gain: ``(D, D)`` float64 matrix.
@@ -172,7 +172,7 @@ class LinearSobolevLaw:
 
 @dataclass(frozen=True, eq=False)
 class LinearGaussianSobolev:
-    """Linear-Gaussian system with quadratic reward and linear policy (SPEC §1, C5).
+    """Linear-Gaussian system with quadratic reward and linear policy (docs/math.md#linear-gaussian, docs/claims.md#c5).
 
     ``s' = A s + B a + w``, ``w ~ N(0, Sigma)``, ``r = -(sᵀQs + aᵀRa)``, ``a = K s``.
 
@@ -193,7 +193,7 @@ class LinearGaussianSobolev:
     ...                                Sigma=[[1.0]], gamma=0.5)
     >>> float(system.value_hessian()[0, 0])  # P = 1 / (1 - γ 0.5²) for a scalar system
     1.1428571428571428
-    >>> system.contraction_modulus() >= system.gamma  # κ >= 1 (SPEC C1)
+    >>> system.contraction_modulus() >= system.gamma  # κ >= 1 (docs/claims.md#c1)
     True
     """
 
@@ -299,7 +299,7 @@ class LinearGaussianSobolev:
         """``M = [Aᵀ; Bᵀ] [I_n, Kᵀ]``, shape ``(n+m, n+m)``: the gradient block of ``L``.
 
         The complete operator's gradient block is ``T(u, v)(s, a) = [-2Qs; -2Ra] + γ M (u', v')``
-        with ``(u', v')`` drawn at ``(s', K s')`` (SPEC §2 with ``F_s = A``, ``F_a = B``,
+        with ``(u', v')`` drawn at ``(s', K s')`` (docs/math.md#operator with ``F_s = A``, ``F_a = B``,
         ``Π' = K``).
         """
         matrix = self._input_stack().T @ self._policy_stack().T
@@ -308,7 +308,7 @@ class LinearGaussianSobolev:
         return matrix
 
     def affine_map(self) -> SobolevAffineMap:
-        """The complete operator as ``T X = b(s, a) + γ L X'`` (SPEC §2).
+        """The complete operator as ``T X = b(s, a) + γ L X'`` (docs/math.md#operator).
 
         ``b(s, a) = (-(sᵀQs + aᵀRa), -2 Q s, -2 R a)`` of shape ``(1+n+m,)`` and
         ``L = blockdiag(1, M)`` of shape ``(1+n+m, 1+n+m)``, ``M`` from
@@ -333,7 +333,7 @@ class LinearGaussianSobolev:
         return SobolevAffineMap(offset=offset, linear=linear)
 
     def contraction_modulus(self) -> float:
-        """``γ κ`` with ``κ = max(1, ‖M‖_2)`` ([DS] Theorem 1 / SPEC C1).
+        """``γ κ`` with ``κ = max(1, ‖M‖_2)`` ([DS] Theorem 1; docs/claims.md#c1).
 
         The value block of ``L = blockdiag(1, M)`` contributes the 1, so ``γ κ >= γ``.
         ``L`` is constant in the linear case, so the supremum over ``(s, a, ε)`` is ``‖L‖_2``.
@@ -348,7 +348,7 @@ class LinearGaussianSobolev:
         """``P`` solving ``P = Q_K + γ Acᵀ P Ac``, shape ``(n, n)``, symmetric PSD.
 
         ``V(s) = -sᵀ P s + const`` and the total state derivative of the pathwise return is
-        ``c_t = -2 P s_t + ξ_t`` (SPEC §2, C5). Raises ``ValueError`` unless
+        ``c_t = -2 P s_t + ξ_t`` (docs/math.md#linear-gaussian, docs/claims.md#c5). Raises ``ValueError`` unless
         ``γ ρ(Ac)² < 1``.
         """
         self._require_stable()
@@ -362,7 +362,7 @@ class LinearGaussianSobolev:
         """``Ξ`` solving ``Ξ = 4γ² Acᵀ P Σ P Ac + γ² Acᵀ Ξ Ac``, shape ``(n, n)``.
 
         The covariance of the stationary noise term ``ξ_t = -2γ Acᵀ P w_t + γ Acᵀ ξ_{t+1}``
-        of ``c_t = -2 P s_t + ξ_t`` (SPEC C5). Raises ``ValueError`` unless ``γ ρ(Ac)² < 1``.
+        of ``c_t = -2 P s_t + ξ_t`` (docs/claims.md#c5). Raises ``ValueError`` unless ``γ ρ(Ac)² < 1``.
         """
         hessian = self.value_hessian()
         closed = self.closed_loop
@@ -372,7 +372,7 @@ class LinearGaussianSobolev:
         return 0.5 * (covariance + covariance.T)
 
     def gradient_law(self, s, a) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and covariance of the Gaussian ``(∇_s G, ∇_a G)`` at ``(s, a)`` (SPEC C5).
+        """Mean and covariance of the Gaussian ``(∇_s G, ∇_a G)`` at ``(s, a)`` (docs/claims.md#c5).
 
         ``μ = [-2 Q s; -2 R a] - 2γ [Aᵀ; Bᵀ] P (A s + B a)``, shape ``(n+m,)``;
         ``C = γ² [Aᵀ; Bᵀ] (4 P Σ P + Ξ) [A, B]``, shape ``(n+m, n+m)`` (independent of
@@ -448,7 +448,7 @@ class LinearGaussianSobolev:
     def apply_operator_samples(
         self, law: LinearSobolevLaw, rng: np.random.Generator
     ) -> LinearSobolevLaw:
-        """One application of the sampled gradient-block operator to ``law`` ([DS] / SPEC §2, C5).
+        """One application of the sampled gradient-block operator to ``law`` ([DS]; docs/math.md#linear-gaussian, docs/claims.md#c5).
 
         With ``J = [I_n; K]`` ``(n+m, n)`` and ``[A, B]`` ``(n, n+m)``, the operator maps
         ``X(s, a) = G [s; a] + Z`` to ``T X(s, a) = G_new [s; a] + Z_new`` where
@@ -484,13 +484,13 @@ class LinearGaussianSobolev:
         rng: np.random.Generator,
         start: LinearSobolevLaw | None = None,
     ) -> LinearSobolevLaw:
-        """Apply ``apply_operator_samples`` ``n_iterations`` times from ``start`` (SPEC C5).
+        """Apply ``apply_operator_samples`` ``n_iterations`` times from ``start`` (docs/claims.md#c5).
 
         ``start`` defaults to zero gain and ``n_particles`` zero particles; a given ``start``
         must hold ``n_particles`` particles. The gain iterates converge geometrically at rate
         ``γ ρ(Ac)²`` to ``fixed_point_gain()``; the particle law to ``N(0, C)`` of
         ``gradient_law``. No stability check is made, so divergence can be observed
-        (SPEC C4).
+        (docs/claims.md#c4).
         """
         n_iterations = int(n_iterations)
         if n_iterations < 0:

@@ -41,7 +41,7 @@ def _squared_norm(vector):
 def sobolev_td_loss(
     q, dq_ds, dq_da, y, dy_ds, dy_da, *, lambda_s: float = 1.0, lambda_a: float = 1.0
 ):
-    """First-order Sobolev TD loss ([FS]; SPEC §5) for one example.
+    """First-order Sobolev TD loss ([FS]; docs/agents.md) for one example.
 
     ``(Q - y)² + λ_s |∇_s Q - g_s|² + λ_a |∇_a Q - g_a|²``
 

@@ -1,4 +1,4 @@
-"""Sobolev targets for the neural case by automatic differentiation (SPEC §2, §5).
+"""Sobolev targets for the neural case by automatic differentiation (docs/math.md#operator, docs/agents.md).
 
 Given a critic ``Z(s, a, ξ)``, a policy ``π(s)`` and a reparameterised transition
 ``(s', r) = g(s, a, ε)`` — true dynamics or a learned world model, all JAX callables —
@@ -8,7 +8,7 @@ the target sample and its derivatives are those of
 
 differentiated through the transition, the policy and the critic with the noise
 ``(ε, ξ')`` held fixed (the pathwise derivative). The gradient blocks equal the chain
-rule of SPEC §2, ``∂_s r + γ F_sᵀ (u' + Π'ᵀ v')`` and ``∂_a r + γ F_aᵀ (u' + Π'ᵀ v')``.
+rule of docs/math.md#operator, ``∂_s r + γ F_sᵀ (u' + Π'ᵀ v')`` and ``∂_a r + γ F_aᵀ (u' + Π'ᵀ v')``.
 Functions act on one example; batch with ``jax.vmap``.
 """
 

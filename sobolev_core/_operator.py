@@ -1,6 +1,6 @@
 """The Sobolev Bellman operator in pseudo-affine form, and its tabular (particle) case.
 
-SPEC §2: for a transition with noise ``eps`` the Sobolev return maps as
+docs/math.md#operator: for a transition with noise ``eps`` the Sobolev return maps as
 ``T X = b + gamma L X'`` where, for the complete return ``X = (G, dG/ds, dG/da)``,
 
     b = (r, dr/ds, dr/da),     L = blockdiag(1, [F_sᵀ; F_aᵀ] [I_n, Π'ᵀ]),
@@ -303,7 +303,7 @@ def apply_operator(mdp: TabularSobolevMDP, laws: Sequence[ParticleLaw]) -> list[
 
 
 def contraction_modulus(mdp: TabularSobolevMDP) -> float:
-    """``γ κ`` with ``κ = max ‖L‖_op`` over the branches with positive probability (SPEC C1)."""
+    """``γ κ`` with ``κ = max ‖L‖_op`` over the branches with positive probability (docs/claims.md#c1)."""
     kappa = max(
         float(np.linalg.norm(branch.linear, 2))
         for branches in mdp.transitions
