@@ -1,6 +1,6 @@
 """Kernel battery for a user's kernel choice (fixture ``sobolev_kernel`` from the plugin).
 
-Checks what the MSMMD contraction theorem (SPEC C2) needs of a 1-D kernel: conditional
+Checks what the MSMMD contraction theorem (docs/claims.md#c2) needs of a 1-D kernel: conditional
 positive definiteness, shift invariance, a metric MMD, scale sensitivity of some order
 α > 0, and MSMMD contraction with modulus ``(γκ)^(α/2)`` on random Sobolev MDPs. A kernel
 without a known order is tested at its estimated order (the minimum exponent seen, or 0:
