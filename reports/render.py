@@ -454,7 +454,9 @@ def _regress_section(records: list[dict], indices: list[int], heading: bool) -> 
             status = "no reference (recorded)"
         crashed = details.get("crashed")
         if isinstance(crashed, Mapping) and crashed:
-            status = f"{status} ({len(crashed)} runs)"
+            finished = record.get("settings", {}).get("seeds")
+            total = len(crashed) + (len(finished) if isinstance(finished, list) else 0)
+            status = f"{status} ({len(crashed)} of {total} runs)"
         css = "fails" if record["verdict"] == "fails" else "holds"
         rows.append(
             [
