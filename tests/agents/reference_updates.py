@@ -117,6 +117,26 @@ def multiquadric_mmd2(x, y, h):
     return mean_kernel(x, x) + mean_kernel(y, y) - 2 * mean_kernel(x, y)
 
 
+def chain_rule_target(transition, bootstrap, policy, obs, action, done, gamma):
+    """SPEC §2 / C6 from Jacobians: ``(y, g_s, g_a)`` of one transition.
+
+        s', r = transition(s, a),  a' = policy(s'),  y = r + γ (1 − d) V̄(s', a'),
+        c = ∂_s' V̄ + Π'ᵀ ∂_a' V̄,  g_s = ∂_s r + γ (1 − d) F_sᵀ c,  g_a = ∂_a r + γ (1 − d) F_aᵀ c
+
+    with ``F_s, F_a, ∂r`` the Jacobians of ``transition`` at ``(s, a)`` and ``Π' = ∂a'/∂s'``,
+    each taken separately and multiplied out (not one gradient of the composition).
+    """
+    next_obs, reward = transition(obs, action)
+    jac_s, jac_a = jax.jacobian(lambda s, a: transition(s, a)[0], argnums=(0, 1))(obs, action)
+    dr_ds, dr_da = jax.grad(lambda s, a: transition(s, a)[1], argnums=(0, 1))(obs, action)
+    next_action = policy(next_obs)
+    u_next, v_next = jax.grad(bootstrap, argnums=(0, 1))(next_obs, next_action)
+    total = u_next + jax.jacobian(policy)(next_obs).T @ v_next
+    discount = gamma * (1 - done)
+    value = reward + discount * bootstrap(next_obs, next_action)
+    return value, dr_ds + discount * jac_s.T @ total, dr_da + discount * jac_a.T @ total
+
+
 # ----------------------------------------------------------------------------- key splitting
 
 
