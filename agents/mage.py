@@ -35,8 +35,9 @@ from agents.common import (
     critic_value,
 )
 from agents.networks import mlp_apply, mlp_init
+from agents.options import check_fields, hyperparameters
 from agents.td3 import deterministic_agent, exploration_action, init_state
-from agents.training import Agent, EnvInfo, hyperparameters
+from agents.training import Agent, EnvInfo
 from sobolev_core import huber_sobolev_loss, sobolev_target
 
 __all__ = ["MAGEConfig", "hyperparameters_for", "make_agent"]
@@ -67,17 +68,7 @@ class MAGEConfig:
     huber_delta: float = 1.0
 
     def check(self) -> None:
-        if not (0.0 <= self.gamma < 1.0):
-            raise ValueError(f"gamma must be in [0, 1); got {self.gamma!r}")
-        for name in (
-            "batch_size",
-            "buffer_size",
-            "updates_per_step",
-            "policy_delay",
-            "ensemble_size",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)!r}")
+        check_fields(self)  # counts >= 1 (start_steps >= 0), finite rates, gamma, tau
 
 
 def hyperparameters_for(algo: str, options: dict) -> MAGEConfig:

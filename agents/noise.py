@@ -60,6 +60,7 @@ __all__ = [
     "NoNoise",
     "NoiseSpec",
     "ObservationMultiplicativeNoise",
+    "check_noise_for_env",
     "parse_noise",
     "with_noise",
 ]
@@ -128,6 +129,36 @@ def parse_noise(spec: str) -> NoiseSpec:
             f"noise spec {spec!r}: value {scale!r} is outside {bound}; accepted forms: {_FORMS}"
         )
     return NoiseSpec(kind, scale + 0.0)  # + 0.0 turns -0.0 into 0.0
+
+
+def _env_name(env: gym.Env) -> str:
+    """What a user calls ``env``: its toolkit or Gymnasium id, else its class name."""
+    unwrapped = env.unwrapped
+    name = getattr(unwrapped, "env_id", None) or getattr(unwrapped.spec, "id", None)
+    return repr(name) if isinstance(name, str) else f"of type {type(unwrapped).__name__}"
+
+
+def _not_mujoco(noise: NoiseSpec, env_name: str) -> str:
+    return (
+        f"noise {noise.spec!r} perturbs a MuJoCo state (qpos, qvel), but env {env_name} is not "
+        "a gymnasium MujocoEnv; dyn-gauss needs a MuJoCo env (the -v5 ids, such as "
+        "InvertedPendulum-v5 or Hopper-v5); for this env use 'obs-mult:X' or 'act-gauss:SIGMA'"
+    )
+
+
+def check_noise_for_env(noise: NoiseSpec | str, env_id: str, *, is_mujoco: bool) -> NoiseSpec:
+    """The parsed ``noise`` if it can wrap the env ``env_id``, else ``ValueError`` saying why.
+
+    ``dyn-gauss`` needs a MuJoCo env (``is_mujoco``); every other kind wraps any env with
+    ``Box`` spaces. Call it while validating settings, before building anything.
+
+    >>> check_noise_for_env("act-gauss:0.1", "pendulum", is_mujoco=False).kind
+    'act-gauss'
+    """
+    noise_spec = _as_spec(noise)
+    if noise_spec.kind == "dyn-gauss" and not is_mujoco:
+        raise ValueError(_not_mujoco(noise_spec, repr(env_id)))
+    return noise_spec
 
 
 def _as_spec(noise: NoiseSpec | str) -> NoiseSpec:
@@ -251,10 +282,7 @@ class DynamicsGaussianNoise(_NoiseWrapper):
     def __init__(self, env: gym.Env, noise: NoiseSpec | str, seed: int):
         super().__init__(env, noise, seed)
         if not isinstance(env.unwrapped, MujocoEnv):
-            raise ValueError(
-                f"dyn-gauss noise perturbs a MuJoCo state, but {env.unwrapped!r} is not a "
-                "gymnasium MujocoEnv; accepted: the MuJoCo envs of agents.mujoco_jacobians.make_env"
-            )
+            raise ValueError(_not_mujoco(self.noise_spec, _env_name(env)))
 
     def step(self, action):
         observation, reward, terminated, truncated, info = self.env.step(action)

@@ -101,8 +101,9 @@ from agents.common import (
     smoothed_target_action,
 )
 from agents.networks import Params, mlp_apply, mlp_init
+from agents.options import check_fields, hyperparameters
 from agents.td3 import TD3Config, deterministic_agent, init_state
-from agents.training import Agent, EnvInfo, hyperparameters
+from agents.training import Agent, EnvInfo
 from sobolev_core import SobolevTarget, sobolev_target, sobolev_td_loss
 
 __all__ = [
@@ -189,19 +190,7 @@ class SACConfig:
     init_alpha: float = 1.0
 
     def check(self) -> None:
-        if not (0.0 <= self.gamma < 1.0):
-            raise ValueError(f"option 'gamma' must be in [0, 1); got {self.gamma!r}")
-        for name in ("batch_size", "buffer_size", "updates_per_step"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"option {name!r} must be >= 1; got {getattr(self, name)!r}")
-        if not self.hidden or min(self.hidden) < 1:
-            raise ValueError(
-                f"option 'hidden' must be a non-empty list of sizes >= 1; got {self.hidden!r}"
-            )
-        if not (math.isfinite(self.init_alpha) and self.init_alpha > 0):
-            raise ValueError(f"option 'init_alpha' must be > 0; got {self.init_alpha!r}")
-        if not (0.0 < self.tau <= 1.0):
-            raise ValueError(f"option 'tau' must be in (0, 1]; got {self.tau!r}")
+        check_fields(self)  # counts >= 1 (start_steps >= 0), init_alpha > 0, gamma, tau
 
 
 @dataclass(frozen=True)

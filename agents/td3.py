@@ -30,7 +30,8 @@ from agents.common import (
     smoothed_target_action,
 )
 from agents.networks import mlp_init
-from agents.training import Agent, EnvInfo, hyperparameters
+from agents.options import check_fields, hyperparameters
+from agents.training import Agent, EnvInfo
 
 __all__ = [
     "TD3Config",
@@ -60,13 +61,7 @@ class TD3Config:
     exploration_noise: float = 0.1
 
     def check(self) -> None:
-        if not (0.0 <= self.gamma < 1.0):
-            raise ValueError(f"gamma must be in [0, 1); got {self.gamma!r}")
-        for name in ("batch_size", "buffer_size", "updates_per_step", "policy_delay"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)!r}")
-        if not self.hidden or min(self.hidden) < 1:
-            raise ValueError(f"hidden must be a non-empty list of sizes >= 1; got {self.hidden!r}")
+        check_fields(self)  # counts >= 1 (start_steps >= 0), finite rates, gamma, tau
 
 
 def exploration_action(actor, actor_params, obs, key, sigma: float):
