@@ -5,9 +5,16 @@
     pytest --sobolev-profile thorough ...      # or SOBOLEV_PROFILE=thorough
 
 Without ``--sobolev-kernel`` the battery runs on the [DS] default ``multiquadric:h=100``.
+As in ``sobolev-verify kernel``, a ``package.module:function`` spec may name a module in the
+current directory (it is put first on ``sys.path``, as ``python -m`` does). A spec that does
+not load, or a function that fails on NumPy arrays or under JAX tracing (``np.abs`` instead
+of ``jnp.abs``), stops the run at once with one line (exit 4), before any test.
 """
 
 from __future__ import annotations
+
+import os
+import sys
 
 import pytest
 
@@ -39,6 +46,9 @@ def pytest_configure(config):
     spec = config.getoption("sobolev_kernel")
     if spec is not None:  # a bad spec stops the run at once (exit 4), not at each test
         from sobolev_core import kernel_from_spec
+
+        if os.getcwd() not in sys.path:  # as verify.cli.import_from_current_directory does
+            sys.path.insert(0, os.getcwd())
 
         try:
             kernel_from_spec(spec)

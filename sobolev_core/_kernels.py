@@ -206,8 +206,9 @@ def as_kernel(kernel: Kernel | Callable[[Any, Any], Any], name: str | None = Non
     """Return ``kernel`` as a ``Kernel``; a plain function ``k(x, y)`` is wrapped.
 
     A user function should be shift invariant and symmetric (``sobolev-verify kernel`` checks
-    it), accept NumPy and JAX arrays (use operators or ``jax.numpy``-compatible calls) and
-    broadcast elementwise. On scalars and 1-D samples it is used as given; on vectors it is
+    it), accept NumPy and JAX arrays (use operators or ``jax.numpy`` calls) and broadcast
+    elementwise; a ``ValueError`` says so at once when a 5x5 probe fails on NumPy arrays or
+    under JAX tracing (``np.abs`` of a traced value, say). On scalars and 1-D samples it is used as given; on vectors it is
     applied radially, ``k(|x - y|, 0)``. Its scale order is unknown (``None``).
     """
     if isinstance(kernel, Kernel):
@@ -231,7 +232,32 @@ def as_kernel(kernel: Kernel | Callable[[Any, Any], Any], name: str | None = Non
             f"kernel {label!r} must broadcast elementwise: inputs of shapes (5, 1) and (1, 5) "
             f"gave shape {value.shape}, expected (5, 5)"
         )
+    _check_traceable(function, label, probe)
     return Kernel(label, (), profile, scale_order=None, pointwise=function)
+
+
+def _check_traceable(function: Callable, label: str, probe: np.ndarray) -> None:
+    """``ValueError`` unless ``function`` and its gradient trace under JAX (``jit``/``grad``),
+    where the critics and claims evaluate kernels; shapes only, nothing is computed."""
+    import jax
+    import jax.numpy as jnp
+
+    x, y = jnp.asarray(probe[:, None]), jnp.asarray(probe[None, :])
+
+    def total(x, y):
+        return jnp.sum(function(x, y))
+
+    try:
+        jax.eval_shape(jax.grad(total, argnums=(0, 1)), x, y)
+    except Exception as error:  # a user function may fail in any way: report it plainly
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"kernel {label!r} works on NumPy arrays but fails inside JAX tracing (jit/grad), "
+            f"where the toolkit evaluates kernels: {type(error).__name__}: {reason[:200]}. "
+            "Write it with jax.numpy functions (jnp.abs, jnp.exp, jnp.sqrt, jnp.where) or "
+            "arithmetic operators (x - y, abs(x - y), **), not NumPy functions such as np.abs "
+            "or float(), which need concrete values"
+        ) from None
 
 
 def kernel_from_spec(spec: str | Kernel) -> Kernel:

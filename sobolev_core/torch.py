@@ -75,10 +75,13 @@ def _describe(value: Any) -> str:
 
 
 def _check_tensors(function: str, *, optional: tuple[str, ...] = (), **arrays: Any) -> None:
-    """Raise ``ValueError`` naming the first argument that is not a floating torch tensor.
+    """Raise ``ValueError`` naming the first argument that is not a floating torch tensor,
+    or whose dtype or device differs from the first tensor argument's (torch would not mix
+    float32 with float64 silently either, but its error names no argument).
 
     Arguments listed in ``optional`` may also be ``None``.
     """
+    first: tuple[str, torch.Tensor] | None = None
     for name, value in arrays.items():
         if value is None and name in optional:
             continue
@@ -92,6 +95,21 @@ def _check_tensors(function: str, *, optional: tuple[str, ...] = (), **arrays: A
             raise ValueError(
                 f"sobolev_core.torch.{function}: {name} must be a floating-point tensor; got "
                 f"dtype {value.dtype} (shape {tuple(value.shape)})"
+            )
+        if first is None:
+            first = (name, value)
+            continue
+        first_name, first_value = first
+        if value.dtype != first_value.dtype:
+            raise ValueError(
+                f"sobolev_core.torch.{function}: {name} has dtype {value.dtype} but "
+                f"{first_name} has {first_value.dtype}; give every tensor one dtype, e.g. "
+                f"{name}.to({first_name}.dtype)"
+            )
+        if value.device != first_value.device:
+            raise ValueError(
+                f"sobolev_core.torch.{function}: {name} is on device {value.device} but "
+                f"{first_name} is on {first_value.device}; move them to one device"
             )
 
 

@@ -852,9 +852,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m verify.fs_claims", description="[FS] claim records (C6)."
     )
-    parser.add_argument("--budget", default="quick", help="testing, quick or full")
+    from verify.cli import seed_value
+
+    parser.add_argument(
+        "--budget", default="quick", help="testing (seconds), quick (default) or full"
+    )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_value, default=0, help="seed >= 0 (default 0)")
     args = parser.parse_args(argv)
     if args.budget not in BUDGETS:
         print(

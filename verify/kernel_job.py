@@ -8,13 +8,14 @@ import sys
 
 import numpy as np
 
-from verify.cli import UsageError
+from verify.cli import UsageError, missing_extra_message
 
 KERNEL_BUDGET = dict(kernel_mdps=12)
 
 
 def _shrunk_counterexample(kernel, failures: list[str]) -> str | None:
-    """Re-find the first failing property with Hypothesis and return its shrunk example."""
+    """Re-find the first failing property with Hypothesis and return its shrunk example
+    (``None`` when none is found; ``ImportError`` when Hypothesis is not installed)."""
     from hypothesis import find, settings
     from hypothesis import strategies as st
 
@@ -73,9 +74,14 @@ def run_kernel(*, spec: str, seed: int, as_json: bool) -> int:
         kernel.spec if kernel.params else spec, KERNEL_BUDGET, seed, library_versions()
     )
     details = record.details
-    counterexample = (
-        None if details["passes"] else _shrunk_counterexample(kernel, details["failures"])
-    )
+    counterexample = shrinking = None
+    if not details["passes"]:
+        try:
+            counterexample = _shrunk_counterexample(kernel, details["failures"])
+        except ImportError as error:
+            shrinking = missing_extra_message(error)
+            if shrinking is None:
+                raise
     lines = [
         f"kernel {spec}",
         f"  conditionally positive definite: min eigenvalue on zero-sum subspace {details['cpd_min_eigenvalue']:.3g}",
@@ -97,6 +103,8 @@ def run_kernel(*, spec: str, seed: int, as_json: bool) -> int:
         lines.append(f"  FAILED: {failure}")
     if counterexample:
         lines.append(f"  shrunk counterexample ({counterexample})")
+    if shrinking:
+        lines.append(f"  (no shrunk counterexample: shrinking {shrinking})")
     lines.append(f"verdict: {'PASS' if details['passes'] else 'FAIL'}")
     print("\n".join(lines), file=sys.stderr if as_json else sys.stdout)
     if as_json:

@@ -74,10 +74,64 @@ def save_records(records: list[Record], path: Path) -> None:
     temporary.replace(path)
 
 
+# What a record in records.json must hold: field -> (accepted JSON types, their name).
+_FIELDS: dict[str, tuple[tuple[type, ...], str]] = {
+    "claim": ((str,), "a string"),
+    "case": ((str,), "a string"),
+    "settings": ((dict,), "an object"),
+    "seed": ((int,), "an integer"),
+    "measured": ((int, float), "a number"),
+    "bound": ((int, float), "a number"),
+    "verdict": ((str,), f"one of {', '.join(VERDICTS)}"),
+    "expected": ((str,), "holds or fails"),
+    "details": ((dict,), "an object"),
+    "versions": ((dict,), "an object"),
+}
+_OPTIONAL = ("expected", "details", "versions")
+EXPECTED_SHAPE = (
+    "expected a JSON list of records (what `sobolev-verify report` writes to records.json), "
+    "each an object with claim, case, settings, seed, measured, bound and verdict"
+)
+
+
+def _check_record(item: Any, index: int) -> None:
+    where = f"record {index}"
+    if not isinstance(item, dict):
+        raise ValueError(f"{where} is {type(item).__name__} {item!r:.60}, not an object")
+    unknown = sorted(set(item) - set(_FIELDS))
+    if unknown:
+        raise ValueError(f"{where} has unknown field(s) {', '.join(unknown)}")
+    missing = [name for name in _FIELDS if name not in item and name not in _OPTIONAL]
+    if missing:
+        raise ValueError(f"{where} lacks {', '.join(missing)}")
+    for name, value in item.items():
+        types, text = _FIELDS[name]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise ValueError(f"{where}: {name} must be {text}; got {value!r:.60}")
+    if item["verdict"] not in VERDICTS:
+        raise ValueError(f"{where}: verdict must be one of {VERDICTS}; got {item['verdict']!r}")
+    if item.get("expected", "holds") not in ("holds", "fails"):
+        raise ValueError(f"{where}: expected must be holds or fails; got {item['expected']!r}")
+
+
 def load_records(path: Path) -> list[Record]:
-    """Read records written by ``save_records``; a malformed file is a ``ValueError``."""
+    """Read records written by ``save_records``; a malformed file is a ``ValueError`` naming
+    the file, the first bad record and field, and the expected shape."""
+    source = f"cannot read records from {str(path)!r}"
     try:
         raw = json.loads(Path(path).read_text())
-        return [Record(**item) for item in raw]
-    except (OSError, json.JSONDecodeError, TypeError) as error:
-        raise ValueError(f"cannot read records from {str(path)!r}: {error}") from None
+    except OSError as error:
+        raise ValueError(f"{source}: {error.strerror or error}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{source}: not JSON ({error}); {EXPECTED_SHAPE}") from None
+    if not isinstance(raw, list):
+        kind = {dict: "an object", str: "a string"}.get(type(raw), f"a {type(raw).__name__}")
+        raise ValueError(f"{source}: it holds {kind}, not a list; {EXPECTED_SHAPE}")
+    if not raw:
+        raise ValueError(f"{source}: it holds no records (an empty list); {EXPECTED_SHAPE}")
+    try:
+        for index, item in enumerate(raw):
+            _check_record(item, index)
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}; {EXPECTED_SHAPE}") from None
+    return [Record(**item) for item in raw]

@@ -3,7 +3,9 @@ write records and the rendered report.
 
 Each claim's records go to ``OUT/.partial/<claim>.json`` as soon as the claim finishes;
 ``--resume`` reuses those whose budget and seed match, so an interrupted full run loses
-nothing finished. ``records.json`` gathers all records; ``reports`` renders them.
+nothing finished. ``records.json`` gathers all records; ``reports`` renders them. A claim
+that needs a missing install extra (``kappa-mujoco`` needs ``agents``) is skipped with a
+line naming the extra (and listed under the report's title); the others still run.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from verify.cli import UsageError
+from verify.cli import UsageError, missing_extra_message
 from verify.records import Record, library_versions, load_records, save_records
 
 DEFAULT_OUT = "sobolev-report"
@@ -68,13 +70,17 @@ def run_report(
     versions = library_versions()
     key = dict(budget=budget, seed=seed)
     records: list[Record] = []
+    skipped: dict[str, str] = {}  # claim -> why (a missing install extra)
     for number, claim in enumerate(CLAIMS, start=1):
         stored = partial / f"{claim.name}.json"
         prefix = f"[{number}/{len(CLAIMS)}] {claim.name}: {claim.title}"
         if resume and stored.exists():
-            saved = json.loads(stored.read_text())
-            if saved.get("key") == key:
+            try:
+                saved = json.loads(stored.read_text())
                 found = [Record(**item) for item in saved["records"]]
+            except (OSError, ValueError, TypeError, KeyError):
+                saved = {}  # unreadable (not written by this code): run the claim again
+            if saved.get("key") == key:
                 records.extend(found)
                 print(
                     f"{prefix} ... reused {len(found)} finished records",
@@ -84,7 +90,15 @@ def run_report(
                 continue
         print(f"{prefix} ...", end="", file=sys.stderr, flush=True)
         began = time.perf_counter()
-        found = claim.run(BUDGETS[budget], seed, versions)
+        try:
+            found = claim.run(BUDGETS[budget], seed, versions)
+        except ImportError as error:
+            message = missing_extra_message(error)
+            if message is None:
+                raise
+            skipped[claim.name] = message
+            print(f" SKIPPED: it {message}", file=sys.stderr, flush=True)
+            continue  # nothing stored: a --resume after the install runs it
         temporary = stored.with_suffix(".tmp")
         temporary.write_text(json.dumps(dict(key=key, records=[asdict(r) for r in found])))
         temporary.replace(stored)
@@ -97,13 +111,17 @@ def run_report(
     save_records(records, folder / "records.json")
     records = load_records(folder / "records.json")  # render what is on disk, as `render` does
     meta = dict(budget=budget, seed=seed, seconds=round(time.perf_counter() - start, 1))
+    if skipped:
+        meta["skipped claims"] = "; ".join(f"{name}: {why}" for name, why in skipped.items())
     _render(records, folder, meta)
     summary = _summary(records, folder, time.perf_counter() - start)
+    summary["skipped"] = skipped
     if as_json:
         print(json.dumps(summary))
     print(
         f"report {summary['status'].upper()}: {len(records)} records, {len(summary['failing'])} failing, "
-        f"{summary['seconds']} s -> {folder / 'index.html'}",
+        + (f"{len(skipped)} claims skipped (missing extras), " if skipped else "")
+        + f"{summary['seconds']} s -> {folder / 'index.html'}",
         file=sys.stderr,
     )
     return 0 if summary["status"] == "pass" else 1
@@ -118,7 +136,12 @@ def run_render(*, records_path: str, out: str | None, as_json: bool) -> int:
     except ValueError as error:
         raise UsageError(f"sobolev-verify render: error: {error}") from None
     folder = _writable_folder(out or str(path.parent), "render")
-    _render(records, folder, dict(rendered_from=str(path)))
+    try:
+        _render(records, folder, dict(rendered_from=str(path)))
+    except ValueError as error:  # well-formed records the renderer still cannot show
+        raise UsageError(
+            f"sobolev-verify render: error: cannot render {records_path!r}: {error}"
+        ) from None
     summary = _summary(records, folder, 0.0)
     if as_json:
         print(json.dumps(summary))
