@@ -251,7 +251,7 @@ def _trainer(run_fn):
     except ImportError as error:
         raise _Usage(
             f"the trainer agents.training.run_from_settings cannot be imported ({error}); "
-            "install the agents extra: pip install -e '.[agents]'"
+            "install the 'agents' extra: pip install 'sobolev-verify[agents]'"
         ) from None
     return run_from_settings
 
@@ -272,7 +272,7 @@ def _run(tasks, trainer, folder, executor, jobs, ray_address, fingerprint):
     except ImportError as error:  # ray missing
         raise _Usage(
             f"--executor {executor} needs a package that is missing ({error}); "
-            "install it with pip install -e '.[ray]'"
+            "install the 'ray' extra: pip install 'sobolev-verify[ray]'"
         ) from None
     except ConnectionError as error:
         raise _Usage(f"cannot connect to Ray at {ray_address!r}: {error}") from None

@@ -201,6 +201,7 @@ def test_report_without_the_agents_extra_skips_that_claim_and_writes_the_report(
         (["jacobians", "Hopper-v5"], "agents"),
         (["fs-claims", "--budget", "testing", "--out", "fs"], "agents"),
         (["train", "--algo", "td3", "--env", "pendulum", "--out", "run"], "agents"),
+        (["regress", "smoke", "--out", "sweep"], "agents"),
     ],
 )
 def test_a_command_needing_a_missing_extra_says_which(argv, extra, tmp_path):
