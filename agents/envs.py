@@ -186,7 +186,23 @@ def check_env_id(env_id: str) -> str:
     kind, sep, count = env_id.partition(":")
     if kind == "point-mass" and sep and count.isdigit() and int(count) >= 1:
         return env_id
+    name = _toolkit_name(env_id)
+    if name is not None:
+        raise ValueError(f"env {env_id!r} is called {name!r} here; accepted: {ENV_FORMS}")
     raise ValueError(f"env {env_id!r} is unknown; accepted: {ENV_FORMS}")
+
+
+def _toolkit_name(env_id: str) -> str | None:
+    """The toolkit's id for a Gymnasium id a user may type (``Pendulum-v1``, ``Hopper-v4``)."""
+    stem, _, version = env_id.rpartition("-v")
+    if not stem or not version.isdigit():
+        stem = env_id
+    if stem.lower() == "pendulum":
+        return "pendulum"
+    for known in ENV_IDS:
+        if known.rpartition("-v")[0].lower() == stem.lower():
+            return known
+    return None
 
 
 def make_training_env(env_id: str, noise: str | NoiseSpec, seed: int) -> TrainingEnv:

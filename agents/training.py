@@ -52,7 +52,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.envs import DiffModel, TrainingEnv, check_env_id, make_training_env
-from agents.noise import parse_noise
+from agents.mujoco_jacobians import ENV_IDS
+from agents.noise import check_noise_for_env
 from agents.replay import ReplayBuffer
 
 __all__ = [
@@ -116,7 +117,7 @@ class TrainConfig:
         if self.algo not in ALGORITHMS:
             raise ValueError(f"algo {self.algo!r} is unknown; accepted: {', '.join(ALGORITHMS)}")
         check_env_id(self.env)
-        parse_noise(self.noise)
+        check_noise_for_env(self.noise, self.env, is_mujoco=self.env in ENV_IDS)
         for name in ("steps", "eval_every", "eval_episodes", "checkpoint_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -176,48 +177,19 @@ class Agent(NamedTuple):
 
 
 def hyperparameters(cls: type, options: Mapping[str, Any]):
-    """``cls()`` with ``options`` applied; ``ValueError`` names an unknown or mistyped option."""
-    names = {item.name: item for item in dataclasses.fields(cls)}
-    unknown = sorted(set(options) - set(names))
-    if unknown:
-        raise ValueError(
-            f"option(s) {', '.join(map(repr, unknown))} unknown for {cls.__name__}; accepted: "
-            f"{', '.join(sorted(names))}"
-        )
-    defaults = cls()
-    values = {}
-    for name, value in options.items():
-        default = getattr(defaults, name)
-        if isinstance(default, tuple):
-            if not isinstance(value, list | tuple):
-                raise ValueError(f"option {name!r} must be a list; got {value!r}")
-            value = tuple(value)
-        elif isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise ValueError(f"option {name!r} must be true or false; got {value!r}")
-        elif isinstance(default, int):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ValueError(f"option {name!r} must be an integer; got {value!r}")
-        elif isinstance(default, float):
-            if not isinstance(value, int | float) or isinstance(value, bool):
-                raise ValueError(f"option {name!r} must be a number; got {value!r}")
-            value = float(value)
-        elif isinstance(default, str) and not isinstance(value, str):
-            raise ValueError(f"option {name!r} must be a string; got {value!r}")
-        values[name] = value
-    hyper = dataclasses.replace(defaults, **values)
-    check = getattr(hyper, "check", None)
-    if check is not None:
-        check()
-    return hyper
+    """``cls()`` with ``options`` applied; ``ValueError`` names an unknown, mistyped or
+    out-of-range option. Kept for its importers: the parser is :mod:`agents.options`."""
+    from agents.options import hyperparameters as parse
+
+    return parse(cls, options)
 
 
-def check_options(algo: str, options: Mapping[str, Any]) -> None:
-    """``ValueError`` if ``options`` are not valid hyperparameters of ``algo``."""
+def check_options(algo: str, options: Mapping[str, Any]):
+    """``algo``'s hyperparameters with ``options`` applied; ``ValueError`` if they are invalid."""
     if algo not in ALGORITHMS:
         raise ValueError(f"algo {algo!r} is unknown; accepted: {', '.join(ALGORITHMS)}")
     module = importlib.import_module(ALGORITHMS[algo])
-    module.hyperparameters_for(algo, dict(options))
+    return module.hyperparameters_for(algo, dict(options))
 
 
 def make_agent(algo: str, env_info: EnvInfo, options: Mapping[str, Any]) -> Agent:
@@ -346,6 +318,63 @@ def _check_losses(losses: Mapping[str, float], limit: float, env_steps: int) -> 
     return None
 
 
+class _LossTally(NamedTuple):
+    """Loss sums since the last evaluation and the first bad update, kept on the device.
+
+    The host reads them only at episode ends and evaluations, so an env step costs no
+    device-to-host transfer beyond its action. ``bad_step`` is ``-1`` until an update gives a
+    non-finite loss or one above the limit; ``bad_losses`` are that update's losses.
+    """
+
+    sums: dict[str, jax.Array]
+    count: jax.Array
+    bad_step: jax.Array
+    bad_losses: dict[str, jax.Array]
+
+
+def _fused_steps(agent: Agent, limit: float):
+    """Jitted ``explore(state, obs, key) -> (action, key)`` and ``update(state, batch, key,
+    tally, env_steps) -> (state, key, tally)``: the key splits of the loop inside the programs
+    (the same splits, so the same numbers), and the losses tallied on the device."""
+
+    @jax.jit
+    def explore(state, obs, key):
+        key, act_key = jax.random.split(key)
+        return agent.explore(state, obs, act_key), key
+
+    @jax.jit
+    def update(state, batch, key, tally: _LossTally, env_steps):
+        key, update_key = jax.random.split(key)
+        state, losses = agent.update(state, batch, update_key)
+        bad = jnp.zeros((), bool)
+        for value in losses.values():
+            bad = bad | ~jnp.isfinite(value) | (jnp.abs(value) > limit)
+        first = bad & (tally.bad_step < 0)
+        tally = _LossTally(
+            sums={name: tally.sums[name] + losses[name] for name in tally.sums},
+            count=tally.count + 1,
+            bad_step=jnp.where(first, env_steps, tally.bad_step),
+            bad_losses={
+                name: jnp.where(first, losses[name], tally.bad_losses[name])
+                for name in tally.bad_losses
+            },
+        )
+        return state, key, tally
+
+    return explore, update
+
+
+def _empty_tally(names, sums: Mapping[str, float] | None = None, count: int = 0) -> _LossTally:
+    sums = sums or {}
+    zeros = {name: jnp.zeros((), jnp.float32) for name in names}
+    return _LossTally(
+        sums={name: jnp.asarray(sums.get(name, 0.0), jnp.float32) for name in names},
+        count=jnp.asarray(count, jnp.int32),
+        bad_step=jnp.asarray(-1, jnp.int32),
+        bad_losses=zeros,
+    )
+
+
 def run_training(
     config: TrainConfig,
     out_dir: str | os.PathLike,
@@ -438,7 +467,21 @@ def run_training(
         _restore_env_rngs(env, checkpoint["env_rngs"])
         obs, _ = env.reset()
 
+    batch_spec = {
+        name: jax.ShapeDtypeStruct((hyper.updates_per_step, hyper.batch_size, *shape), jnp.float32)
+        for name, shape in fields.items()
+    }
+    _, loss_spec = jax.eval_shape(agent.update, state, batch_spec, key)
+    loss_names = sorted(loss_spec)
+    tally = _empty_tally(loss_names, loop["loss_sums"], loop["loss_count"])
+    fused_explore, fused_update = _fused_steps(agent, float(config.max_abs_loss))
+
     bar = _Progress(config.steps, progress)
+    if checkpoint is not None:
+        bar.line(
+            f"{config.algo} {config.env} seed {config.seed}: resuming from env step "
+            f"{loop['env_steps']}/{config.steps}"
+        )
     last_eval: float | None = None
     started = time.monotonic()
     start_steps_done = loop["env_steps"]
@@ -446,7 +489,25 @@ def run_training(
     episode_return, episode_length = 0.0, 0
     low, high = info.action_low, info.action_high
 
+    def stop_if_diverged() -> None:
+        """Raise :class:`TrainingDiverged` if an update since the last look went bad."""
+        bad_step, bad_losses = jax.device_get((tally.bad_step, tally.bad_losses))
+        if bad_step < 0:
+            return
+        losses = {name: float(value) for name, value in bad_losses.items()}
+        problem = _check_losses(losses, config.max_abs_loss, int(bad_step))
+        log({"kind": "diverged", "env_steps": int(bad_step), "reason": problem})
+        kept = (
+            f"the last good checkpoint ({checkpoint_path}) is kept"
+            if checkpoint_path.exists()
+            else "no checkpoint had been written yet"
+        )
+        raise TrainingDiverged(f"training stopped: {problem}; {kept}")
+
     def save_checkpoint() -> None:
+        sums, count = jax.device_get((tally.sums, tally.count))
+        loop["loss_sums"] = {name: float(value) for name, value in sums.items()}
+        loop["loss_count"] = int(count)
         payload = {
             "version": _CHECKPOINT_VERSION,
             "agent": jax.device_get(state),
@@ -468,10 +529,8 @@ def run_training(
             if loop["env_steps"] < hyper.start_steps:
                 action = rng.uniform(low, high).astype(np.float32)
             else:
-                key, act_key = jax.random.split(key)
-                action = np.asarray(
-                    agent.explore(state, jnp.asarray(obs, dtype=jnp.float32), act_key)
-                )
+                action, key = fused_explore(state, np.asarray(obs, dtype=np.float32), key)
+                action = np.asarray(action)
             extras = agent.extras(training_env, obs, action) if agent.extras else {}
             next_obs, reward, terminated, truncated, step_info = env.step(action)
             for name in agent.info_fields:
@@ -494,30 +553,18 @@ def run_training(
 
             if env_steps >= hyper.start_steps and len(buffer) >= hyper.batch_size:
                 batch = buffer.sample(rng, (hyper.updates_per_step, hyper.batch_size))
-                key, update_key = jax.random.split(key)
-                new_state, losses = agent.update(state, batch, update_key)
-                losses = {name: float(value) for name, value in jax.device_get(losses).items()}
-                problem = _check_losses(losses, config.max_abs_loss, env_steps)
-                if problem is not None:
-                    log({"kind": "diverged", "env_steps": env_steps, "reason": problem})
-                    kept = (
-                        f"the last good checkpoint ({checkpoint_path}) is kept"
-                        if checkpoint_path.exists()
-                        else "no checkpoint had been written yet"
-                    )
-                    raise TrainingDiverged(f"training stopped: {problem}; {kept}")
-                state = new_state
-                for name, value in losses.items():
-                    loop["loss_sums"][name] = loop["loss_sums"].get(name, 0.0) + value
-                loop["loss_count"] += 1
+                state, key, tally = fused_update(state, batch, key, tally, env_steps)
 
             if env_steps % config.eval_every == 0 or env_steps == config.steps:
+                stop_if_diverged()
                 seeds = [
                     config.seed + 1_000_003 + loop["evals"] * config.eval_episodes + index
                     for index in range(config.eval_episodes)
                 ]
                 last_eval = _evaluate(agent, state, eval_env, seeds)
-                count = max(loop["loss_count"], 1)
+                sums, count = jax.device_get((tally.sums, tally.count))
+                sums = {name: float(value) for name, value in sums.items()} if count else {}
+                count = max(int(count), 1)
                 elapsed = time.monotonic() - started
                 rate = (env_steps - start_steps_done) / max(elapsed, 1e-9)
                 log(
@@ -525,7 +572,7 @@ def run_training(
                         "kind": "eval",
                         "env_steps": env_steps,
                         "eval_return": last_eval,
-                        **{f"loss/{n}": s / count for n, s in loop["loss_sums"].items()},
+                        **{f"loss/{n}": value / count for n, value in sums.items()},
                         "steps_per_second": rate,
                     }
                 )
@@ -534,9 +581,10 @@ def run_training(
                     f"{config.steps} eval return {last_eval:.2f} ({rate:.0f} steps/s)"
                 )
                 loop["evals"] += 1
-                loop["loss_sums"], loop["loss_count"] = {}, 0
+                tally = _empty_tally(loss_names)
 
             if terminated or truncated or env_steps == config.steps:
+                stop_if_diverged()
                 log(
                     {
                         "kind": "episode",

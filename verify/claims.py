@@ -668,6 +668,8 @@ def run_kernels(budget, seed, versions):
 
 
 def run_mujoco(budget, seed, versions):
+    if not budget["mujoco_envs"]:  # the quick budget: nothing to import, so no extra needed
+        return []
     from agents.mujoco_jacobians import kappa_along_rollout
 
     records = []

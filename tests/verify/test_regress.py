@@ -296,7 +296,7 @@ def test_regress_records_references_then_passes_then_catches_a_regression(tmp_pa
     records = json.loads((tmp_path / "out" / "smoke" / "records.json").read_text())
     assert {r["verdict"] for r in records} == {"holds"} and len(records) == len(cells)
     assert records[0]["details"]["curves"]["new"]["iqm"][-1] == pytest.approx(102.5)
-    for name in ("index.html", "report.md", "plots/ratios.png"):
+    for name in ("index.html", "report.md", "plots/learning_curves.png"):
         assert (tmp_path / "out" / "smoke" / name).is_file()
 
     assert _regress(tmp_path, out="shifted", run_fn=shifted_run) == 1
