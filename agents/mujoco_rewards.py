@@ -110,7 +110,13 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from agents.mujoco_jacobians import physics_state, state_tangent_map
+from agents.mujoco_jacobians import (
+    FD_METHODS,
+    central_steps,
+    central_tangent_columns,
+    physics_state,
+    state_tangent_map,
+)
 
 __all__ = [
     "EXACT_REWARD_ENV_IDS",
@@ -342,8 +348,6 @@ def observation(env_id: str, data: mujoco.MjData) -> np.ndarray:
     """
     _check_env_id(env_id)
     qpos, qvel = data.qpos, data.qvel
-    if env_id == "InvertedPendulum-v5":
-        return np.concatenate([qpos, qvel]).ravel()
     if env_id == "InvertedDoublePendulum-v5":
         return np.concatenate(
             [
@@ -354,11 +358,28 @@ def observation(env_id: str, data: mujoco.MjData) -> np.ndarray:
                 np.clip(data.qfrc_constraint, -10, 10)[:1],
             ]
         ).ravel()
+    return _state_observations(env_id, len(qpos), np.concatenate([qpos, qvel])[None])[0]
+
+
+# Envs whose observation reads a derived quantity of the MjData, not only (qpos, qvel).
+_DERIVED_OBS_ENV_IDS = ("InvertedDoublePendulum-v5",)
+
+
+def _state_observations(env_id: str, nq: int, states: np.ndarray) -> np.ndarray:
+    """Observations ``(n, obs_dim)`` of physics states ``(n, nq + nv)`` (not IDP).
+
+    Row by row the operations of ``_get_obs`` (concatenation, ``np.clip``), so equal to it
+    bit for bit.
+    """
+    assert env_id not in _DERIVED_OBS_ENV_IDS and states.ndim == 2
+    qpos, qvel = states[:, :nq], states[:, nq:]
+    if env_id == "InvertedPendulum-v5":
+        return np.concatenate([qpos, qvel], axis=1)
     if env_id in ("Hopper-v5", "Walker2d-v5"):
-        return np.concatenate((qpos.flatten()[1:], np.clip(qvel.flatten(), -10, 10))).ravel()
+        return np.concatenate([qpos[:, 1:], np.clip(qvel, -10, 10)], axis=1)
     if env_id == "HalfCheetah-v5":
-        return np.concatenate((qpos.flatten()[1:], qvel.flatten())).ravel()
-    return np.concatenate((qpos.flatten()[2:], qvel.flatten()))  # Ant-v5
+        return np.concatenate([qpos[:, 1:], qvel], axis=1)
+    return np.concatenate([qpos[:, 2:], qvel], axis=1)  # Ant-v5
 
 
 def _smooth_observation(env_id: str, qpos, qvel):
@@ -429,6 +450,24 @@ def obs_state_map(env_id: str, model: mujoco.MjModel, qpos) -> ObsStateMap:
 # ----------------------------------------------------------------------------------------
 
 
+# Envs whose joints are all hinges or slides and whose observation selects (qpos, qvel)
+# entries: O and O⁺ do not depend on the configuration (0/1 entries, bit for bit).
+_CONSTANT_LIFT_ENV_IDS = ("InvertedPendulum-v5", "Hopper-v5", "Walker2d-v5", "HalfCheetah-v5")
+_CONSTANT_LIFTS: dict[str, ObsStateMap] = {}
+
+
+def _lift_at(env_id: str, model: mujoco.MjModel, qpos) -> ObsStateMap:
+    """:func:`obs_state_map`, computed once per env where it is constant (read-only arrays)."""
+    if env_id not in _CONSTANT_LIFT_ENV_IDS:
+        return obs_state_map(env_id, model, qpos)
+    if env_id not in _CONSTANT_LIFTS:
+        state_map = obs_state_map(env_id, model, qpos)
+        for array in state_map:
+            array.setflags(write=False)
+        _CONSTANT_LIFTS[env_id] = state_map
+    return _CONSTANT_LIFTS[env_id]
+
+
 class ObsStepJacobians(NamedTuple):
     """Derivatives of ``(obs', r)`` of one env step with respect to ``(obs, a)``.
 
@@ -467,7 +506,9 @@ def _env_id_of(env: gym.Env) -> str:
     return env_id
 
 
-def obs_step_jacobians(env: gym.Env, action, *, eps: float = 1e-6) -> ObsStepJacobians:
+def obs_step_jacobians(
+    env: gym.Env, action, *, eps: float = 1e-6, method: str = "rollout"
+) -> ObsStepJacobians:
     """``∂(obs', r)/∂(obs, a)`` of one whole ``env.step(action)`` at the env's CURRENT state.
 
     With ``x`` the tangent state, ``f`` the step (``frame_skip`` substeps), ``O⁺`` the
@@ -480,17 +521,23 @@ def obs_step_jacobians(env: gym.Env, action, *, eps: float = 1e-6) -> ObsStepJac
     ``F_s, F_a`` (tangent state Jacobians) and ``D, ∂obs'/∂a`` are central differences with
     step ``eps`` on the tangent coordinates the observation determines and on every control,
     each from the env's full integration state (as :func:`~agents.mujoco_jacobians.
-    step_jacobians`, on a scratch ``MjData``; the env's ``data`` is never written, so the
-    next ``env.step`` is unaffected). The reward gradients ``∂r/∂qpos``, ``∂r/∂qvel``,
-    ``∂r/∂a`` come from ``jax.grad`` of :func:`reward_fn` in float64, mapped to tangent
-    coordinates by ``state_tangent_map``. Contacts make the step piecewise smooth; a
-    difference straddling a contact change is a secant.
+    step_jacobians`; the env's ``data`` is never written, so the next ``env.step`` is
+    unaffected). The ``2(len(columns) + act_dim) + 1`` steps run in one ``mujoco.rollout``
+    call (:func:`agents.mujoco_jacobians.central_steps`); ``method="sequential"`` runs them
+    one at a time with the same bits (and the cost from before batching: a fresh scratch
+    ``MjData`` and lift per call). InvertedDoublePendulum-v5 always runs sequentially: its
+    observation reads ``qfrc_constraint`` from the ``MjData`` after the step. The reward
+    gradients ``∂r/∂qpos``, ``∂r/∂qvel``, ``∂r/∂a`` come from ``jax.grad`` of
+    :func:`reward_fn` in float64, mapped to tangent coordinates by ``state_tangent_map``.
+    Contacts make the step piecewise smooth; a difference straddling a contact change is a
+    secant.
 
     Args:
       env: a MuJoCo env made by ``gym.make``/``make_env`` as one of :data:`REWARD_ENV_IDS`,
         with v5 default settings.
       action: ``(act_dim,)`` action as passed to ``env.step``.
       eps: finite-difference step (positive, finite).
+      method: one of :data:`agents.mujoco_jacobians.FD_METHODS` (same bits).
 
     Returns:
       :class:`ObsStepJacobians`.
@@ -508,51 +555,48 @@ def obs_step_jacobians(env: gym.Env, action, *, eps: float = 1e-6) -> ObsStepJac
     if not (isinstance(eps, int | float | np.floating) and np.isfinite(eps) and eps > 0):
         raise ValueError(f"eps must be a positive finite step; got {eps!r}")
     eps = float(eps)
+    if method not in FD_METHODS:
+        raise ValueError(f"method must be one of {', '.join(FD_METHODS)}; got {method!r}")
     nq, nv, nu = model.nq, model.nv, model.nu
-    state_map = obs_state_map(env_id, model, data.qpos)
+    lift_of = _lift_at if method == "rollout" else obs_state_map  # sequential: as before
+    state_map = lift_of(env_id, model, data.qpos)
     columns = state_map.state_columns
     obs_dim = state_map.obs_jac.shape[0]
 
-    integration = int(mujoco.mjtState.mjSTATE_INTEGRATION)
-    base = np.empty(mujoco.mj_stateSize(model, integration))
-    mujoco.mj_getState(model, data, base, integration)
     state_before = physics_state(model, data)
-    scratch = mujoco.MjData(model)
-
-    def advance(delta_state: np.ndarray, delta_action: np.ndarray):
-        """``(physics state, observation)`` after the env step from ``x ⊕ δx`` with ``a + δa``."""
-        mujoco.mj_setState(model, scratch, base, integration)
-        if delta_state[:nv].any():
-            mujoco.mj_integratePos(model, scratch.qpos, delta_state[:nv], 1.0)
-        scratch.qvel += delta_state[nv:]
-        scratch.ctrl[:] = action + delta_action
-        mujoco.mj_step(model, scratch, nstep=sim.frame_skip)
-        mujoco.mj_rnePostConstraint(model, scratch)  # as MujocoEnv._step_mujoco_simulation
-        return physics_state(model, scratch), observation(env_id, scratch)
-
-    next_state, next_obs = advance(np.zeros(2 * nv), np.zeros(nu))
-    tangent_step = np.empty(nv)
-
-    def tangent_difference(perturbed: np.ndarray) -> np.ndarray:
-        mujoco.mj_differentiatePos(model, tangent_step, 1.0, next_state[:nq], perturbed[:nq])
-        return np.concatenate([tangent_step, perturbed[nq:] - next_state[nq:]])
-
     # Columns: the determined tangent coordinates, then the controls.
     n_columns = len(columns) + nu
-    jac_state = np.empty((2 * nv, n_columns))  # [F_s[:, columns], F_a]
-    jac_obs_state = np.empty((obs_dim, n_columns))  # [D[:, columns], ∂obs'/∂a]
-    for k in range(n_columns):
-        delta_state, delta_action = np.zeros(2 * nv), np.zeros(nu)
-        if k < len(columns):
-            delta_state[columns[k]] = eps
-        else:
-            delta_action[k - len(columns)] = eps
-        plus_state, plus_obs = advance(delta_state, delta_action)
-        minus_state, minus_obs = advance(-delta_state, -delta_action)
-        jac_state[:, k] = (tangent_difference(plus_state) - tangent_difference(minus_state)) / (
-            2.0 * eps
+    fd_columns = np.concatenate([columns, 2 * nv + np.arange(nu)])
+    read_out = None
+    if env_id in _DERIVED_OBS_ENV_IDS:  # the observation reads a force, not only the state
+        method = "sequential"
+
+        def read_out(scratch):
+            mujoco.mj_rnePostConstraint(model, scratch)  # as MujocoEnv._step_mujoco_simulation
+            return observation(env_id, scratch)
+
+    steps = central_steps(
+        model,
+        data,
+        action,
+        fd_columns,
+        eps=eps,
+        n_substeps=sim.frame_skip,
+        method=method,
+        read_out=read_out,
+    )
+    if read_out is None:
+        next_obs, plus_obs, minus_obs = (
+            _state_observations(env_id, nq, states)
+            for states in (steps.next_state[None], steps.plus, steps.minus)
         )
-        jac_obs_state[:, k] = (plus_obs - minus_obs) / (2.0 * eps)
+        next_obs = next_obs[0]
+    else:
+        next_obs, plus_obs, minus_obs = steps.read_outs
+    next_state = steps.next_state
+    jac_state = central_tangent_columns(model, steps, eps)  # [F_s[:, columns], F_a]
+    jac_obs_state = (plus_obs - minus_obs).T / (2.0 * eps)  # [D[:, columns], ∂obs'/∂a]
+    assert jac_state.shape == (2 * nv, n_columns) and jac_obs_state.shape == (obs_dim, n_columns)
 
     lift = state_map.lift[columns, :]
     jac_obs = jac_obs_state[:, : len(columns)] @ lift
