@@ -507,7 +507,7 @@ def _env_id_of(env: gym.Env) -> str:
 
 
 def obs_step_jacobians(
-    env: gym.Env, action, *, eps: float = 1e-6, method: str = "rollout"
+    env: gym.Env, action, *, eps: float = 1e-6, method: str = "rollout", n_threads: int = 1
 ) -> ObsStepJacobians:
     """``∂(obs', r)/∂(obs, a)`` of one whole ``env.step(action)`` at the env's CURRENT state.
 
@@ -538,6 +538,7 @@ def obs_step_jacobians(
       action: ``(act_dim,)`` action as passed to ``env.step``.
       eps: finite-difference step (positive, finite).
       method: one of :data:`agents.mujoco_jacobians.FD_METHODS` (same bits).
+      n_threads: threads of the ``"rollout"`` method (same bits; worth it on idle cores).
 
     Returns:
       :class:`ObsStepJacobians`.
@@ -583,6 +584,7 @@ def obs_step_jacobians(
         eps=eps,
         n_substeps=sim.frame_skip,
         method=method,
+        n_threads=n_threads,
         read_out=read_out,
     )
     if read_out is None:
