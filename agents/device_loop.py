@@ -67,9 +67,11 @@ from agents.training import (
 __all__ = [
     "DEVICE_ENV_KINDS",
     "FunctionalEnv",
+    "device_group",
     "device_loop_problem",
     "functional_env",
     "run_device_training",
+    "run_seeds_from_settings",
 ]
 
 DEVICE_ENV_KINDS = "point-mass:N, pendulum, toy-1d, lq"
@@ -728,3 +730,42 @@ def _run_group(
         )
         outcome[members[k]] = result
     return outcome
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+def device_group(settings: dict[str, Any]) -> str | None:
+    """The key under which runs of a sweep train as one program (``None``: the host loop).
+
+    Runs whose settings are equal but for ``seed`` share a key when the device loop can run
+    them (:func:`device_loop_problem`); :func:`run_seeds_from_settings` trains such a group.
+    """
+    try:
+        config = TrainConfig(**dict(settings)).validate()
+    except (TypeError, ValueError):
+        return None  # the run itself reports what is wrong with its settings
+    if device_loop_problem(config) is not None:
+        return None
+    rest = {key: value for key, value in config.as_dict().items() if key != "seed"}
+    return json.dumps(rest, sort_keys=True, default=_json_default)
+
+
+def run_seeds_from_settings(
+    settings_list: Sequence[dict[str, Any]], out_dirs: Sequence[str | os.PathLike]
+) -> list[dict[str, Any] | Exception]:
+    """Train the runs of one :func:`device_group` as one vmapped program (a sweep's trainer).
+
+    Returns each run's result, or a :class:`agents.training.TrainingDiverged` for a seed that
+    diverged (the others' results are kept). Runs already in ``out_dirs`` resume.
+    """
+    from agents.training import TrainingDiverged
+
+    configs = [TrainConfig(**dict(settings)).validate() for settings in settings_list]
+    results = run_device_training(configs, out_dirs, resume=True, progress=False)
+    return [
+        TrainingDiverged(f"training stopped: {result['reason']}")
+        if result.get("status") == "diverged"
+        else result
+        for result in results
+    ]

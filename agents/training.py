@@ -629,7 +629,15 @@ def run_from_settings(settings: Mapping[str, Any], out_dir: str | os.PathLike) -
     """:func:`run_training` from a plain settings dict (the regression sweeps' run function).
 
     Keys: those of :class:`TrainConfig`. A run already in ``out_dir`` is resumed or, when
-    finished, its result returned.
+    finished, its result returned. A run the device loop can take
+    (:func:`agents.device_loop.device_loop_problem`) runs there, as ``train`` does by default.
     """
+    from agents.device_loop import device_loop_problem, run_seeds_from_settings
+
     config = TrainConfig(**dict(settings)).validate()
+    if device_loop_problem(config) is None:
+        (result,) = run_seeds_from_settings([config.as_dict()], [out_dir])
+        if isinstance(result, Exception):
+            raise result
+        return result
     return run_training(config, out_dir, resume=True, progress=False)

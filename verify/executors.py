@@ -66,15 +66,29 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from verify.suites import run_key
 
-__all__ = ["EXECUTORS", "RunOutcome", "Terminated", "result_path", "run_tasks"]
+__all__ = ["EXECUTORS", "Batching", "RunOutcome", "Terminated", "result_path", "run_tasks"]
 
 EXECUTORS = ("local", "ray")
 OUTCOMES = ("done", "reused", "crashed")
 RunFn = Callable[[dict, str], dict]
+
+
+class Batching(NamedTuple):
+    """Runs that train together: the seeds of one cell as one vmapped program, say.
+
+    ``group(settings)`` is a hashable key, equal for runs that ``run`` can train in one call,
+    or ``None`` for a run that trains alone (through ``run_fn``). ``run(settings_list,
+    out_dirs)`` returns one entry per run, in order: its result dict, or the exception that
+    ended that run alone (it is recorded as that run's crash). An exception raised by ``run``
+    itself crashes every run of the group.
+    """
+
+    group: Callable[[dict], Any]
+    run: Callable[[list[dict], list[str]], list[Any]]
 
 
 class Terminated(KeyboardInterrupt):
@@ -171,6 +185,48 @@ def _execute(run_fn: RunFn, settings: dict, out_dir: str) -> dict[str, Any]:
     return dict(ok=True, result=result, seconds=time.perf_counter() - start, host=host)
 
 
+def _execute_unit(run_fn: RunFn, batching, settings_list, out_dirs) -> list[dict[str, Any]]:
+    """One scheduled job: a lone run through ``run_fn``, or a group through ``batching.run``."""
+    if batching is None:
+        (settings,), (out_dir,) = settings_list, out_dirs
+        return [_execute(run_fn, settings, out_dir)]
+    start = time.perf_counter()
+    host = platform.node()
+    try:
+        for out_dir in out_dirs:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+        results = list(batching.run([dict(item) for item in settings_list], list(out_dirs)))
+        if len(results) != len(settings_list):
+            raise TypeError(
+                f"batching.run returned {len(results)} results for {len(out_dirs)} runs"
+            )
+    except (Exception, SystemExit) as error:
+        crash = dict(
+            ok=False,
+            error=f"{type(error).__name__}: {error}",
+            traceback=traceback.format_exc(),
+            seconds=time.perf_counter() - start,
+            host=host,
+        )
+        return [crash] * len(settings_list)
+    seconds = (time.perf_counter() - start) / len(settings_list)  # the group's time, shared
+    payloads = []
+    for result in results:
+        if isinstance(result, BaseException):
+            payloads.append(
+                dict(
+                    ok=False,
+                    error=f"{type(result).__name__}: {result}",
+                    traceback="",
+                    seconds=seconds,
+                    host=host,
+                )
+            )
+        else:
+            payloads.append(dict(ok=True, result=dict(result), seconds=seconds, host=host))
+    return payloads
+
+
 def _crash(message: str) -> dict[str, Any]:
     return dict(ok=False, error=message, traceback="", seconds=0.0, host="")
 
@@ -197,32 +253,50 @@ def _spawn_pool(jobs: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _run_local(pending, run_fn, jobs, work, finish) -> None:
+def _run_local(units, run_fn, batching, jobs, work, finish) -> None:
     if jobs == 1:
-        for key, settings in pending:
-            finish(key, _execute(run_fn, settings, work(key)))
+        for keys, settings_list, grouped in units:
+            payloads = _execute_unit(
+                run_fn, batching if grouped else None, settings_list, [work(k) for k in keys]
+            )
+            for key, payload in zip(keys, payloads, strict=True):
+                finish(key, payload)
         return
-    waiting = list(reversed(pending))  # pop() takes the next task
-    running: dict = {}  # future -> key; never more than `jobs`, so nothing sits queued
+    waiting = list(reversed(units))  # pop() takes the next job
+    running: dict = {}  # future -> keys; never more than `jobs`, so nothing sits queued
     pool = _spawn_pool(jobs)
+
+    def finish_all(keys, payloads) -> None:
+        for key, payload in zip(keys, payloads, strict=True):
+            finish(key, payload)
+
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
-                key, settings = waiting.pop()
-                running[pool.submit(_execute, run_fn, settings, work(key))] = key
+                keys, settings_list, grouped = waiting.pop()
+                future = pool.submit(
+                    _execute_unit,
+                    run_fn,
+                    batching if grouped else None,
+                    settings_list,
+                    [work(k) for k in keys],
+                )
+                running[future] = keys
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             broken = False
             for future in finished:
-                key = running.pop(future)
+                keys = running.pop(future)
                 try:
-                    payload = future.result()
+                    payloads = future.result()
                 except BrokenProcessPool as error:
                     broken = True
-                    payload = _crash(f"a worker process died while running it ({error})")
-                finish(key, payload)
+                    payloads = [_crash(f"a worker process died while running it ({error})")] * len(
+                        keys
+                    )
+                finish_all(keys, payloads)
             if broken:  # a broken pool loses every in-flight run: record them, start afresh
-                for key in running.values():
-                    finish(key, _crash("lost when another worker process died"))
+                for keys in running.values():
+                    finish_all(keys, [_crash("lost when another worker process died")] * len(keys))
                 running.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = _spawn_pool(jobs)
@@ -236,17 +310,17 @@ def _run_local(pending, run_fn, jobs, work, finish) -> None:
         try:
             for future in wait(running).done:
                 try:
-                    payload = future.result()
+                    payloads = future.result()
                 except BaseException:
                     continue
-                finish(running[future], payload)
+                finish_all(running[future], payloads)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
 
 
-def _run_ray(pending, run_fn, jobs, address, work, finish) -> None:
+def _run_ray(units, run_fn, batching, jobs, address, work, finish) -> None:
     import ray
 
     started = not ray.is_initialized()
@@ -255,20 +329,25 @@ def _run_ray(pending, run_fn, jobs, address, work, finish) -> None:
             ray.init(num_cpus=jobs, include_dashboard=False)
         else:
             ray.init(address=address)
-    remote = ray.remote(num_cpus=1, max_retries=0)(_execute)
+    remote = ray.remote(num_cpus=1, max_retries=0)(_execute_unit)
     refs: dict = {}
     try:
-        for key, settings in pending:
-            refs[remote.remote(run_fn, settings, work(key))] = key
+        for keys, settings_list, grouped in units:
+            job = remote.remote(
+                run_fn, batching if grouped else None, settings_list, [work(k) for k in keys]
+            )
+            refs[job] = keys
         while refs:
             finished, _ = ray.wait(list(refs), num_returns=1)
             for ref in finished:
-                key = refs.pop(ref)
+                keys = refs.pop(ref)
                 try:
-                    payload = ray.get(ref)
+                    payloads = ray.get(ref)
                 except ray.exceptions.RayError as error:  # the worker died, or was cancelled
-                    payload = _crash(f"{type(error).__name__}: {str(error).splitlines()[0]}")
-                finish(key, payload)
+                    message = f"{type(error).__name__}: {str(error).splitlines()[0]}"
+                    payloads = [_crash(message)] * len(keys)
+                for key, payload in zip(keys, payloads, strict=True):
+                    finish(key, payload)
     except KeyboardInterrupt:
         for ref in refs:
             ray.cancel(ref, force=True)
@@ -288,6 +367,7 @@ def run_tasks(
     ray_address: str | None = None,
     fingerprint: str | None = None,
     log: Callable[[str], None] | None = None,
+    batching: Batching | None = None,
 ) -> list[RunOutcome]:
     """Run every task not already finished in ``out``; return one outcome per task, in order.
 
@@ -296,7 +376,8 @@ def run_tasks(
     (local) or CPUs of a private local Ray instance; ``ray_address`` ``None``, ``"auto"`` or
     ``"HOST:PORT"`` (Ray only). ``fingerprint``: stored with every result; a stored result
     is reused only when its fingerprint equals this one. ``log`` receives one plain-text
-    line per finished run (default: stderr). Raises ``ValueError`` for a bad executor,
+    line per finished run (default: stderr). ``batching``: runs of one group train in one
+    job (:class:`Batching`); the others, one job each. Raises ``ValueError`` for a bad executor,
     ``jobs`` or ``ray_address``, and re-raises ``KeyboardInterrupt`` after storing every
     finished run; SIGTERM raises :class:`Terminated` the same way, after ending the workers.
     """
@@ -372,12 +453,24 @@ def run_tasks(
             )
             log(f"{prefix} CRASHED {_describe(settings)}: {payload['error']}  ({error_file})")
 
+    units: list[tuple[list[str], list[dict], bool]] = []
+    groups: dict[Any, int] = {}
+    for key, settings in pending:
+        group = batching.group(settings) if batching is not None else None
+        if group is None:
+            units.append(([key], [settings], False))
+        elif group in groups:
+            units[groups[group]][0].append(key)
+            units[groups[group]][1].append(settings)
+        else:
+            groups[group] = len(units)
+            units.append(([key], [settings], True))
     try:
         with _sigterm_raises():
-            if pending and executor == "local":
-                _run_local(pending, run_fn, jobs, work, finish)
-            elif pending:
-                _run_ray(pending, run_fn, jobs, ray_address, work, finish)
+            if units and executor == "local":
+                _run_local(units, run_fn, batching, jobs, work, finish)
+            elif units:
+                _run_ray(units, run_fn, batching, jobs, ray_address, work, finish)
     except KeyboardInterrupt as error:
         done = sum(o.status == "done" for o in outcomes.values())
         how = "terminated (SIGTERM)" if isinstance(error, Terminated) else "interrupted"

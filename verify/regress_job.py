@@ -244,30 +244,36 @@ def _writable_folder(out: str | None) -> Path:
 
 
 def _trainer(run_fn):
+    """``(run_fn, batching)``: the default trains a cell's seeds on a JAX env as one program."""
     if run_fn is not None:
-        return run_fn
+        return run_fn, None
     try:
+        from agents.device_loop import device_group, run_seeds_from_settings
         from agents.training import run_from_settings
     except ImportError as error:
         raise _Usage(
             f"the trainer agents.training.run_from_settings cannot be imported ({error}); "
             "install the 'agents' extra: pip install 'sobolev-verify[agents]'"
         ) from None
-    return run_from_settings
+    from verify.executors import Batching
+
+    return run_from_settings, Batching(device_group, run_seeds_from_settings)
 
 
 def _run(tasks, trainer, folder, executor, jobs, ray_address, fingerprint):
     from verify.executors import run_tasks
 
+    run_fn, batching = trainer
     try:
         return run_tasks(
             tasks,
-            trainer,
+            run_fn,
             folder,
             executor=executor,
             jobs=jobs,
             ray_address=ray_address,
             fingerprint=fingerprint,
+            batching=batching,
         )
     except ImportError as error:  # ray missing
         raise _Usage(
@@ -434,7 +440,7 @@ def _regress(
             previous = None  # being replaced anyway
     folder = _writable_folder(out)
     trainer = _trainer(run_fn)
-    fingerprint = code_fingerprint(trainer)
+    fingerprint = code_fingerprint(trainer[0])
     start = time.perf_counter()
     outcomes = _run(tasks, trainer, folder, executor, jobs, ray_address, fingerprint)
 

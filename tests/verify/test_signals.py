@@ -44,7 +44,7 @@ _DRIVER = """
 import sys
 import verify.regress_job as regress_job
 from tests.verify.test_signals import sleepy_run
-regress_job._trainer = lambda run_fn: sleepy_run
+regress_job._trainer = lambda run_fn: (sleepy_run, None)
 from verify.cli import main
 sys.exit(main(["regress", "smoke", "-j", sys.argv[1], "--out", sys.argv[2]]))
 """
