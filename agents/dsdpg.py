@@ -36,7 +36,9 @@ and the world model's defaults.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -63,8 +65,10 @@ from sobolev_core import (
 __all__ = [
     "CRITIC_LOSSES",
     "DSDPGConfig",
+    "DSDPGParts",
     "hyperparameters_for",
     "make_agent",
+    "make_parts",
     "pooled_targets",
     "z_sample",
     "z_value",
@@ -104,6 +108,9 @@ class DSDPGConfig:
     search_steps: int = 10
 
     def check(self) -> None:
+        from agents.options import check_fields
+
+        check_fields(self)  # counts >= 1 (start_steps >= 0), finite rates, gamma, tau
         if self.critic_loss not in CRITIC_LOSSES:
             raise ValueError(
                 f"critic_loss {self.critic_loss!r} is unknown; accepted: {', '.join(CRITIC_LOSSES)}"
@@ -116,22 +123,6 @@ class DSDPGConfig:
             raise ValueError(f"truncate must be a fraction in [0, 1); got {self.truncate!r}")
         if int(2 * self.n_target_samples * (1 - self.truncate)) < 1:
             raise ValueError(f"truncate {self.truncate!r} leaves no target sample")
-        if not (0.0 <= self.gamma < 1.0):
-            raise ValueError(f"gamma must be in [0, 1); got {self.gamma!r}")
-        for name in (
-            "batch_size",
-            "buffer_size",
-            "updates_per_step",
-            "policy_delay",
-            "n_target_samples",
-            "n_critic_samples",
-            "xi_dim",
-            "search_candidates",
-            "search_restarts",
-            "search_steps",
-        ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)!r}")
         kernel_from_spec(self.kernel)
 
 
@@ -202,36 +193,48 @@ def pooled_targets(hyper: DSDPGConfig, actor, model, state: ActorCriticState, tr
     )
 
 
-def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
+class DSDPGParts(NamedTuple):
+    """DSDPG's pieces as pure functions (``make_agent`` assembles them; ``bench`` times them).
+
+    Attributes:
+      hyper, actor, model, kernel: the hyperparameters, actor box, world model and kernel.
+      model_update: ``(state, minibatch, key) -> ((model_params, model_opt), losses)``.
+      targets: ``(state, minibatch, key) -> (B, K, 1 + m)``, every transition's pooled,
+        truncated target law (gradient-stopped by the caller).
+      fit: ``(critic, minibatch, targets, xi_key, search_key) -> scalar``, both critics'
+        mean fit loss to ``targets``; the keys draw the critics' noises ``ξ`` and the
+        direction searches' candidates.
+      predicted: ``(critic_params, obs, action, xis) -> (M, 1 + m)``, one critic's samples
+        ``(Z, ∇_a Z)`` of one transition (``(M, 1)`` for ``mmd-nograd``).
+      fit_loss: ``(pred, target, key) -> scalar``, the critic loss of one transition.
+      critic_loss: ``(critic, state, minibatch, key) -> (loss, aux)``, targets then fit.
+      actor_value: ``(critic, obs, action, key) -> scalar``, ``mean_m Z_1(s, a, ξ_m)``.
+    """
+
+    hyper: DSDPGConfig
+    actor: Any
+    model: Any
+    kernel: Any
+    model_update: Callable
+    targets: Callable
+    fit: Callable
+    predicted: Callable
+    fit_loss: Callable
+    critic_loss: Callable
+    actor_value: Callable
+
+
+def make_parts(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> DSDPGParts:
+    """DSDPG's pieces for ``info`` with ``options`` applied (see :class:`DSDPGParts`)."""
     hyper = hyperparameters_for(algo, options)
     actor = actor_from_info(info.action_low, info.action_high)
     model = make_world_model(
         hyper.world_model, info.obs_dim, info.action_dim, hidden=hyper.model_hidden
     )
     kernel = kernel_from_spec(hyper.kernel)
-    actor_optimizer = optax.adam(hyper.actor_lr)
-    critic_optimizer = optax.adam(hyper.critic_lr)
     model_optimizer = optax.adam(hyper.model_lr)
     with_gradients = hyper.critic_loss != "mmd-nograd"
     m, k = hyper.n_critic_samples, hyper.xi_dim
-
-    def init(key):
-        actor_key, critic_key, model_key = jax.random.split(key, 3)
-        actor_params = mlp_init(actor_key, (info.obs_dim, *hyper.hidden, info.action_dim))
-        critic = init_twin_critics(
-            critic_key, (info.obs_dim + info.action_dim + k, *hyper.hidden, 1)
-        )
-        model_params = model.init(model_key)
-        return ActorCriticState(
-            actor=actor_params,
-            actor_target=actor_params,
-            critic=critic,
-            critic_target=critic,
-            actor_opt=actor_optimizer.init(actor_params),
-            critic_opt=critic_optimizer.init(critic),
-            step=jnp.zeros((), jnp.int32),
-            extra=(model_params, model_optimizer.init(model_params)),
-        )
 
     def model_update(state: ActorCriticState, minibatch, key):
         model_params, model_opt = state.extra
@@ -256,6 +259,12 @@ def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
         """The pooled, truncated ``(y, ∇_a y)`` samples of one transition: ``(K, 1 + m)``."""
         samples = pooled_targets(hyper, actor, model, state, transition, key)
         return truncate_top(samples, hyper.truncate)
+
+    def targets(state: ActorCriticState, minibatch, key):
+        batch = minibatch["obs"].shape[0]
+        return jax.vmap(target_law, in_axes=(None, 0, 0))(
+            state, minibatch, jax.random.split(key, batch)
+        )
 
     def fit_loss(pred, target, key):
         if hyper.critic_loss == "msmmd":
@@ -289,14 +298,8 @@ def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
             :, None
         ]
 
-    def critic_loss(critic, state, minibatch, key):
+    def fit(critic, minibatch, targets, xi_key, search_key):
         batch = minibatch["obs"].shape[0]
-        target_key, xi_key, search_key = jax.random.split(key, 3)
-        targets = jax.lax.stop_gradient(
-            jax.vmap(target_law, in_axes=(None, 0, 0))(
-                state, minibatch, jax.random.split(target_key, batch)
-            )
-        )
         xis = jax.random.normal(xi_key, (batch, m, k))
         search_keys = jax.random.split(search_key, (2, batch))
 
@@ -306,13 +309,59 @@ def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
             )
             return jnp.mean(jax.vmap(fit_loss)(pred, targets, keys))
 
-        loss = per_critic(critic[0], search_keys[0]) + per_critic(critic[1], search_keys[1])
-        return loss, {"target_return_mean": jnp.mean(targets[:, :, 0])}
+        return per_critic(critic[0], search_keys[0]) + per_critic(critic[1], search_keys[1])
+
+    def critic_loss(critic, state, minibatch, key):
+        target_key, xi_key, search_key = jax.random.split(key, 3)
+        law = jax.lax.stop_gradient(targets(state, minibatch, target_key))
+        loss = fit(critic, minibatch, law, xi_key, search_key)
+        return loss, {"target_return_mean": jnp.mean(law[:, :, 0])}
 
     def actor_value(critic, obs, action, key):
         xis = jax.random.normal(key, (m, k))
         return jnp.mean(
             jax.vmap(z_value, in_axes=(None, None, None, 0))(critic[0], obs, action, xis)
+        )
+
+    return DSDPGParts(
+        hyper=hyper,
+        actor=actor,
+        model=model,
+        kernel=kernel,
+        model_update=model_update,
+        targets=targets,
+        fit=fit,
+        predicted=predicted,
+        fit_loss=fit_loss,
+        critic_loss=critic_loss,
+        actor_value=actor_value,
+    )
+
+
+def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
+    parts = make_parts(info, options, algo=algo)
+    hyper, actor, model = parts.hyper, parts.actor, parts.model
+    actor_optimizer = optax.adam(hyper.actor_lr)
+    critic_optimizer = optax.adam(hyper.critic_lr)
+    model_optimizer = optax.adam(hyper.model_lr)
+    k = hyper.xi_dim
+
+    def init(key):
+        actor_key, critic_key, model_key = jax.random.split(key, 3)
+        actor_params = mlp_init(actor_key, (info.obs_dim, *hyper.hidden, info.action_dim))
+        critic = init_twin_critics(
+            critic_key, (info.obs_dim + info.action_dim + k, *hyper.hidden, 1)
+        )
+        model_params = model.init(model_key)
+        return ActorCriticState(
+            actor=actor_params,
+            actor_target=actor_params,
+            critic=critic,
+            critic_target=critic,
+            actor_opt=actor_optimizer.init(actor_params),
+            critic_opt=critic_optimizer.init(critic),
+            step=jnp.zeros((), jnp.int32),
+            extra=(model_params, model_optimizer.init(model_params)),
         )
 
     return deterministic_agent(
@@ -321,7 +370,7 @@ def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
         init,
         actor_optimizer=actor_optimizer,
         critic_optimizer=critic_optimizer,
-        critic_loss=critic_loss,
-        actor_value=actor_value,
-        extra_update=model_update,
+        critic_loss=parts.critic_loss,
+        actor_value=parts.actor_value,
+        extra_update=parts.model_update,
     )

@@ -5,9 +5,12 @@ this process on the same inputs, so machine load affects both sides alike (the a
 milliseconds are printed too, for context).
 
 - **Gradient steps**: one update of every agent (DSDPG with each critic loss, MAGE, Sobolev-TD3
-  and -SAC where installed) against one TD3 update, on the same replay batch; the median of
-  ``repeats`` timed calls after a compile call. DSDPG's time is split into its world-model
-  step, its target law (``pooled_targets`` over the batch) and the rest (critic fit, actor).
+  and -SAC where installed) against one TD3 update, on the same replay batch: medians of
+  ``repeats`` calls after a compile call, each variant timed in alternation with TD3 so that
+  both sides of a ratio see the same load; wall time, CPU time (less sensitive to other
+  processes on a shared machine) and XLA's FLOP count of the compiled update. DSDPG's time
+  is split into its pieces (world-model step, target law, critic fit, direction search,
+  actor step; ``_dsdpg_parts``).
 - **Steps per second**: short training runs of every algorithm (env steps per second of
   wall time, compile excluded by a warm-up run).
 - **max_sliced_mmd**: against a dense angle grid in 2-D (relative gap and time) and against
@@ -79,6 +82,8 @@ _STEP_VARIANTS = (
     ("dsdpg", {"critic_loss": "huber-sobolev"}),
     ("dsdpg", {"critic_loss": "mmd-nograd"}),
     ("dsdpg", {"critic_loss": "msmmd", "n_target_samples": 4, "n_critic_samples": 4}),
+    # a cheaper direction search (changes the values: fewer candidates and ascent steps)
+    ("dsdpg", {"critic_loss": "msmmd", "search_candidates": 4, "search_steps": 5}),
     ("mage", {}),
     ("sobolev-td3", {}),
     ("sobolev-sac", {}),
@@ -86,7 +91,39 @@ _STEP_VARIANTS = (
 )
 
 
-def bench_steps(env_id: str, batch_size: int, repeats: int) -> list[dict]:
+def _paired_seconds(function, base, repeats: int) -> dict:
+    """Medians of wall and CPU (process) seconds of ``function`` and of ``base``, called in
+    alternation so that both see the same machine load (one compile call each first)."""
+    function()
+    base()
+    times: dict[str, list[float]] = {"wall": [], "cpu": [], "base_wall": [], "base_cpu": []}
+    for _ in range(repeats):
+        for prefix, call in (("", function), ("base_", base)):
+            wall, cpu = time.perf_counter(), time.process_time()
+            call()
+            times[prefix + "cpu"].append(time.process_time() - cpu)
+            times[prefix + "wall"].append(time.perf_counter() - wall)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _gflop(update, *args) -> float | None:
+    """XLA's count of floating-point operations of one compiled update, in GFLOP (loop
+    bodies counted once; ``None`` where the backend gives no cost analysis)."""
+    try:
+        analysis = update.lower(*args).compile().cost_analysis()
+    except Exception:  # a backend without cost analysis: the count is optional
+        return None
+    if isinstance(analysis, list):
+        analysis = analysis[0] if analysis else None
+    if not analysis or "flops" not in analysis:
+        return None
+    return float(analysis["flops"]) / 1e9
+
+
+def bench_steps(env_id: str, batch_size: int, repeats: int, variants=_STEP_VARIANTS) -> list[dict]:
+    """One update of each variant against one TD3 update on the same batch (the first
+    variant must be TD3): wall and CPU time, timed in alternation with TD3, and XLA's FLOP
+    count; DSDPG rows add the time of each piece (:func:`_dsdpg_parts`)."""
     import jax
 
     from agents.envs import make_training_env
@@ -94,8 +131,8 @@ def bench_steps(env_id: str, batch_size: int, repeats: int) -> list[dict]:
 
     training_env = make_training_env(env_id, "none", 0)
     info = env_info(training_env)
-    rows, base = [], None
-    for algo, options in _STEP_VARIANTS:
+    rows, base, base_gflop = [], None, None
+    for algo, options in variants:
         if algo not in ALGORITHMS:
             continue
         options = {**options, "updates_per_step": 1, "batch_size": batch_size}
@@ -118,13 +155,21 @@ def bench_steps(env_id: str, batch_size: int, repeats: int) -> list[dict]:
             _, losses = agent.update(state, batch, key)
             jax.block_until_ready(losses)
 
-        seconds = _median_seconds(step, repeats)
-        base = base if base is not None else seconds
+        gflop = _gflop(agent.update, state, batch, key)
+        if base is None:
+            base, base_gflop = step, gflop
+        times = _paired_seconds(step, base, repeats)
         row = {
             "algo": algo,
             "options": {k: v for k, v in options.items() if k not in ("batch_size",)},
-            "ms": seconds * 1e3,
-            "ratio_to_td3": seconds / base,
+            "ms": times["wall"] * 1e3,
+            "cpu_ms": times["cpu"] * 1e3,
+            "td3_ms": times["base_wall"] * 1e3,
+            "td3_cpu_ms": times["base_cpu"] * 1e3,
+            "ratio_to_td3": times["wall"] / times["base_wall"],
+            "cpu_ratio_to_td3": times["cpu"] / times["base_cpu"],
+            "gflop": gflop,
+            "flop_ratio_to_td3": gflop / base_gflop if gflop and base_gflop else None,
         }
         if algo == "dsdpg":
             row.update(_dsdpg_parts(agent, info, state, batch, repeats, options))
@@ -134,67 +179,103 @@ def bench_steps(env_id: str, batch_size: int, repeats: int) -> list[dict]:
 
 
 def _dsdpg_parts(agent, info, state, batch, repeats, options) -> dict:
-    """Time DSDPG's world-model step and target law alone, as fractions of its update."""
+    """Time DSDPG's pieces alone (each jitted by itself, on the same batch and state).
+
+    ``model_step_ms``: the world model's step; ``target_law_ms``: the pooled, truncated
+    targets of the batch; ``critic_fit_ms``: the value and gradient of both critics' fit
+    loss given the targets (``msmmd``: direction search included); ``search_ms``
+    (``msmmd`` only): both critics' direction searches alone, on precomputed samples;
+    ``actor_step_ms``: the actor objective's value and gradient. Their sum exceeds the
+    update's time by what XLA fuses or overlaps inside one program.
+    """
     import jax
     import jax.numpy as jnp
-    import optax
 
-    from agents.common import actor_from_info
-    from agents.dsdpg import hyperparameters_for, pooled_targets
-    from agents.world_models import make_world_model
+    from agents.dsdpg import make_parts
+    from sobolev_core import max_sliced_direction
 
-    hyper = hyperparameters_for("dsdpg", options)
-    actor = actor_from_info(info.action_low, info.action_high)
-    model = make_world_model(
-        hyper.world_model, info.obs_dim, info.action_dim, hidden=hyper.model_hidden
-    )
+    parts = make_parts(info, options)
+    hyper = parts.hyper
     minibatch = jax.tree.map(lambda leaf: jnp.asarray(leaf[0]), batch)
     size = minibatch["obs"].shape[0]
+    keys = jax.random.split(jax.random.PRNGKey(2), 4)
 
-    @jax.jit
-    def targets(state, minibatch, key):
-        return jax.vmap(lambda t, k: pooled_targets(hyper, actor, model, state, t, k))(
-            minibatch, jax.random.split(key, size)
+    def timed(function, *args) -> float:
+        compiled = jax.jit(function)
+        return 1e3 * _median_seconds(lambda: jax.block_until_ready(compiled(*args)), repeats)
+
+    law = jax.jit(parts.targets)(state, minibatch, keys[0])
+    row = {
+        "model_step_ms": timed(parts.model_update, state, minibatch, keys[0]),
+        "target_law_ms": timed(parts.targets, state, minibatch, keys[0]),
+        "critic_fit_ms": timed(
+            jax.value_and_grad(parts.fit), state.critic, minibatch, law, keys[1], keys[2]
+        ),
+    }
+    if hyper.critic_loss == "msmmd":
+        xis = jax.random.normal(keys[1], (size, hyper.n_critic_samples, hyper.xi_dim))
+        per_transition = jax.vmap(parts.predicted, in_axes=(None, 0, 0, 0))
+        pred = jax.jit(
+            lambda critic: jnp.stack(
+                [
+                    per_transition(params, minibatch["obs"], minibatch["action"], xis)
+                    for params in critic
+                ]
+            )
+        )(state.critic)
+
+        def search(pred, key):
+            def one(pred, target, key):
+                return max_sliced_direction(
+                    pred,
+                    target,
+                    parts.kernel,
+                    key,
+                    n_candidates=hyper.search_candidates,
+                    n_restarts=hyper.search_restarts,
+                    n_steps=hyper.search_steps,
+                )[0]
+
+            search_keys = jax.random.split(key, (2, size))
+            return jax.vmap(jax.vmap(one), in_axes=(0, None, 0))(pred, law, search_keys)
+
+        row["search_ms"] = timed(search, pred, keys[2])
+
+    def actor_objective(actor_params, key):
+        actions = jax.vmap(lambda obs: parts.actor.apply(actor_params, obs))(minibatch["obs"])
+        sample_keys = jax.random.split(key, size)
+        return -jnp.mean(
+            jax.vmap(parts.actor_value, in_axes=(None, 0, 0, 0))(
+                state.critic, minibatch["obs"], actions, sample_keys
+            )
         )
 
-    optimizer = optax.adam(hyper.model_lr)
-
-    @jax.jit
-    def model_step(params, opt_state, minibatch, key):
-        def loss(params):
-            keys = jax.random.split(key, size)
-            return jnp.mean(
-                jax.vmap(model.loss, in_axes=(None, 0, 0, 0, 0, 0))(
-                    params,
-                    minibatch["obs"],
-                    minibatch["action"],
-                    minibatch["next_obs"],
-                    minibatch["reward"],
-                    keys,
-                )
-            )
-
-        grads = jax.grad(loss)(params)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
-
-    key = jax.random.PRNGKey(2)
-    model_params, model_opt = state.extra
-    target_s = _median_seconds(
-        lambda: jax.block_until_ready(targets(state, minibatch, key)), repeats
-    )
-    model_s = _median_seconds(
-        lambda: jax.block_until_ready(model_step(model_params, model_opt, minibatch, key)),
-        repeats,
-    )
-    return {"target_law_ms": target_s * 1e3, "model_step_ms": model_s * 1e3}
+    row["actor_step_ms"] = timed(jax.value_and_grad(actor_objective), state.actor, keys[3])
+    return row
 
 
 def _step_line(row: dict) -> str:
     variant = ",".join(f"{k}={v}" for k, v in row["options"].items() if k != "updates_per_step")
-    line = f"  {row['algo']:12s} {variant:55s} {row['ms']:9.2f} ms  ×{row['ratio_to_td3']:.2f} TD3"
+    line = (
+        f"  {row['algo']:12s} {variant:55s} {row['ms']:9.2f} ms  ×{row['ratio_to_td3']:.2f} TD3"
+        f" (CPU time ×{row['cpu_ratio_to_td3']:.2f}"
+    )
+    if row.get("flop_ratio_to_td3"):
+        line += f", FLOPs ×{row['flop_ratio_to_td3']:.1f}: {row['gflop']:.2f} GFLOP"
+    line += ")"
     if "target_law_ms" in row:
-        line += f"  (target law {row['target_law_ms']:.1f} ms, model step {row['model_step_ms']:.1f} ms)"
+        pieces = [
+            ("model step", "model_step_ms"),
+            ("target law", "target_law_ms"),
+            ("critic fit", "critic_fit_ms"),
+            ("of which search", "search_ms"),
+            ("actor", "actor_step_ms"),
+        ]
+        line += (
+            "\n"
+            + " " * 16
+            + ", ".join(f"{label} {row[name]:.1f} ms" for label, name in pieces if name in row)
+        )
     return line
 
 
@@ -320,7 +401,15 @@ def run_bench(args) -> int:
     }
     if "steps" in sections:
         print(f"gradient steps on {args.env}, batch {args.batch} (median of {args.repeats}):")
+        load_before = os.getloadavg()
         result["steps"] = bench_steps(args.env, args.batch, args.repeats)
+        result["steps_load_average"] = {"before": load_before, "after": os.getloadavg()}
+        print(
+            "  load average (1, 5, 15 min) before "
+            + " ".join(f"{v:.2f}" for v in load_before)
+            + ", after "
+            + " ".join(f"{v:.2f}" for v in os.getloadavg())
+        )
     if "rates" in sections:
         print("training throughput (400 env steps, 64-64 networks, 1 update per step):")
         result["rates"] = bench_rates()
