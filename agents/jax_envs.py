@@ -1,11 +1,11 @@
 """Differentiable environments in JAX: Pendulum-v1, linear-quadratic, and a 1-D toy.
 
-First-order Sobolev TD ([FS], SPEC §4 C6 and §5 "Sobolev-TD") needs the simulator's
+First-order Sobolev TD ([FS], docs/claims.md#c6, docs/agents.md "Sobolev-TD") needs the simulator's
 derivatives: the gradient targets are
 
     g_s = ∂_s r + γ F_sᵀ c,   g_a = ∂_a r + γ F_aᵀ c,   c = ∂_s' Q̄ + Π'ᵀ ∂_a' Q̄,
 
-with ``F_s = ∂f/∂s``, ``F_a = ∂f/∂a`` of the transition ``s' = f(s, a, ε)`` (SPEC §1). The
+with ``F_s = ∂f/∂s``, ``F_a = ∂f/∂a`` of the transition ``s' = f(s, a, ε)`` (docs/math.md#setting). The
 environments here are pure JAX functions of ONE example, so those derivatives come straight
 from ``jax.grad`` / ``jax.jacfwd`` of ``step`` and ``reward`` (no finite differences), and a
 caller batches with ``jax.vmap``:
@@ -21,14 +21,14 @@ Every environment is a :class:`JaxEnv`, a frozen dataclass of functions and size
 - ``step(state, action, noise=None) -> EnvStep(next_state, reward, terminated)``;
   ``reward`` is ``reward(state, action)``, the reward of the transition *from* ``state``;
   ``terminated`` is a boolean scalar (a true terminal: the bootstrap is multiplied by
-  ``1 − terminated``, SPEC §1). Time-limit truncation is not part of ``step``: the caller
+  ``1 − terminated``, docs/math.md#setting). Time-limit truncation is not part of ``step``: the caller
   counts steps against ``max_episode_steps`` and, on truncation, still bootstraps.
   Differentiate ``.next_state`` and ``.reward`` (``jax.jacfwd(env.step)`` as a whole fails
   on the boolean ``terminated``);
 - ``observe(state) -> obs``, shape ``(obs_dim,)``;
 - ``reward(state, action) -> scalar``, a JAX function, so ``∂_s r`` and ``∂_a r`` exist;
 - ``sample_noise(key) -> ε``, shape ``(noise_dim,)``: the reparameterised noise of
-  ``s' = f(s, a, ε)`` (SPEC §1). Deterministic environments have ``noise_dim = 0``; with
+  ``s' = f(s, a, ε)`` (docs/math.md#setting). Deterministic environments have ``noise_dim = 0``; with
   ``ε`` fixed, derivatives of ``step`` are the pathwise ``F_s``, ``F_a``.
 
 Inputs are checked at trace time (shapes are static, so the checks also run under ``jit``
@@ -354,7 +354,7 @@ def linear_quadratic(
     max_episode_steps: int = 200,
     initial_scale: float = 1.0,
 ) -> LinearQuadraticEnv:
-    """The linear-Gaussian system with quadratic reward (SPEC C5) as a :class:`JaxEnv`.
+    """The linear-Gaussian system with quadratic reward (docs/claims.md#c5) as a :class:`JaxEnv`.
 
         s' = A s + B a + w,   w = Σ^{1/2} ε,   ε ~ N(0, I_n)
         r(s, a) = −(sᵀ Q s + aᵀ R a)

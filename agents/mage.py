@@ -15,7 +15,7 @@ with ``∇_a y`` the pathwise derivative through the sampled model, the target p
 target critic (``sobolev_core.sobolev_target``) and the loss ``sobolev_core.
 huber_sobolev_loss``. ``d`` is the replay transition's terminal flag. The actor is TD3's.
 
-Defaults from the MAGE paper (SPEC §5): 8 models of 4×512 swish layers, ``w = 5``, 10
+Defaults from the MAGE paper (docs/agents.md): 8 models of 4×512 swish layers, ``w = 5``, 10
 updates per env step. The reward is the env's JAX function of the observation where there is
 one (point mass, pendulum, toy-1d, lq); the Gymnasium MuJoCo rewards depend on the x position,
 which the observation leaves out, so there the ensemble also predicts the reward.

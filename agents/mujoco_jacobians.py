@@ -1,7 +1,7 @@
 """Jacobians of a whole Gymnasium MuJoCo env step, and the modulus ``κ`` along rollouts.
 
-SPEC §1 writes the environment as ``s' = f(s, a)`` with ``F_s = ∂f/∂s`` and ``F_a = ∂f/∂a``;
-SPEC §4 C1 bounds the Sobolev operator's Wasserstein modulus by ``γκ`` with
+docs/math.md#setting writes the environment as ``s' = f(s, a)`` with ``F_s = ∂f/∂s`` and ``F_a = ∂f/∂a``;
+docs/claims.md#c1 bounds the Sobolev operator's Wasserstein modulus by ``γκ`` with
 
     κ = sup ‖L‖_2,   L = blockdiag(1, M),   M = [F_sᵀ; F_aᵀ] [I_n, Π'ᵀ],
 
@@ -85,7 +85,7 @@ _ENV_DEFAULTS: dict[str, dict[str, object]] = {
     "HalfCheetah-v5": {},
     "Hopper-v5": {},
     "Walker2d-v5": {},
-    # 78 contact-force entries are not smooth in the state; SPEC §6.
+    # 78 contact-force entries are not smooth in the state; docs/agents.md#tools.
     "Ant-v5": {"include_cfrc_ext_in_observation": False},
     "Humanoid-v5": {},
 }
@@ -602,7 +602,7 @@ def random_linear_policy(
 
 
 class KappaRollout(NamedTuple):
-    """Per-step ``‖L‖_2`` along a rollout and its summary (SPEC §4 C1).
+    """Per-step ``‖L‖_2`` along a rollout and its summary (docs/claims.md#c1).
 
     ``op_norms[t] = ‖L_t‖_2 = max(1, ‖M_t‖_2)`` with ``M_t = [F_sᵀ; F_aᵀ][I, Π'ᵀ]`` at step
     ``t`` (non-terminal ``L``: a terminal transition's true ``L`` is 0, so this bounds it);

@@ -1,6 +1,6 @@
 """Rewards in JAX and observation-space step Jacobians for Gymnasium MuJoCo v5 envs.
 
-First-order Sobolev TD ([FS], SPEC §4 C6, §5 "Sobolev-TD") needs, at each transition,
+First-order Sobolev TD ([FS], docs/claims.md#c6, docs/agents.md "Sobolev-TD") needs, at each transition,
 
     g_s = ∂_s r + γ F_sᵀ c,   g_a = ∂_a r + γ F_aᵀ c,
 

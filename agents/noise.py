@@ -1,4 +1,4 @@
-"""Noise wrappers for the SPEC §4 C7 robustness runs: observation, dynamics and action noise.
+"""Noise wrappers for the docs/claims.md#c7 robustness runs: observation, dynamics and action noise.
 
 A noise setting is a short string, parsed by :func:`parse_noise` into a :class:`NoiseSpec`
 whose canonical ``.spec`` is what a result records:

@@ -1,4 +1,4 @@
-"""The stochastic 2-D point mass with N reward locations of SPEC §4 C7.
+"""The stochastic 2-D point mass with N reward locations of docs/claims.md#c7.
 
 State ``s = (p, v)``: position ``p ∈ [−1, 1]²`` and velocity ``v ∈ [−v_max, v_max]²``; the
 observation is the state itself (float64, shape ``(4,)``). Action ``a ∈ [−1, 1]²``, a force.

@@ -1,4 +1,4 @@
-"""First-order Sobolev TD ([FS], SPEC §5) on top of TD3 and SAC, and plain SAC for comparisons.
+"""First-order Sobolev TD ([FS], docs/agents.md) on top of TD3 and SAC, and plain SAC for comparisons.
 
 Algorithms (``--algo``):
 
@@ -18,7 +18,7 @@ derivatives of
     y(s, a) = r(s, a, ε) + γ (1 − d) V̄(f(s, a, ε))
 
 with the env noise ``ε`` of the stored transition, the target networks and the policy noise
-held fixed (SPEC §2: ``g_s = ∂_s r + γ F_sᵀ c``, ``g_a = ∂_a r + γ F_aᵀ c``):
+held fixed (docs/math.md#operator: ``g_s = ∂_s r + γ F_sᵀ c``, ``g_a = ∂_a r + γ F_aᵀ c``):
 
     TD3:  V̄(s') = min_j Q̄_j(s', ã'(s')),  ã'(s') = clip(π̄(s') + clip(σ ξ, −c, c)·scale, lo, hi)
           (the smoothing noise is additive, so it is a constant of the derivative);

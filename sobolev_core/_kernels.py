@@ -1,4 +1,4 @@
-"""One-dimensional shift-invariant kernels, one documented convention each (SPEC §3).
+"""One-dimensional shift-invariant kernels, one documented convention each (docs/math.md#metrics).
 
 Every kernel is radial: ``k(x, y) = phi(|x - y|**2)``. On vectors the same profile is
 applied to the squared Euclidean distance, which is how the full-vector MMD uses them.
@@ -50,7 +50,7 @@ class Kernel:
         on scalars and 1-D samples (so the kernel checks see it unaltered), and radially,
         ``k(|x - y|, 0)``, on vectors. ``None`` for built-in kernels.
       scale_order: the order ``alpha`` with ``MMD²(cU, cV) <= c**alpha MMD²(U, V)`` for
-        ``0 < c <= 1`` when it is known from theory (SPEC C2), else ``None``: the kernel is
+        ``0 < c <= 1`` when it is known from theory (docs/claims.md#c2), else ``None``: the kernel is
         then not known to be scale sensitive and the MSMMD contraction theorem does not apply.
 
     >>> k = multiquadric(h=2.0)
@@ -102,7 +102,7 @@ def multiquadric(h: float = 1.0) -> Kernel:
     """Negated multiquadric ``k(x, y) = -sqrt(1 + h² (x - y)²)``.
 
     ``h`` is an *inverse* length scale ([DS] uses h = 100). Conditionally positive
-    definite, so the V-statistic MMD² is >= 0; scale sensitive of order 1 (SPEC C2).
+    definite, so the V-statistic MMD² is >= 0; scale sensitive of order 1 (docs/claims.md#c2).
     """
     h = _positive("multiquadric", "h", h)
 
@@ -125,7 +125,7 @@ def inverse_multiquadric(h: float = 1.0) -> Kernel:
 
 
 def gaussian(bandwidth: float = 1.0) -> Kernel:
-    """Gaussian ``k(x, y) = exp(-(x - y)² / (2 bandwidth²))``; not scale sensitive (SPEC C4b)."""
+    """Gaussian ``k(x, y) = exp(-(x - y)² / (2 bandwidth²))``; not scale sensitive (docs/claims.md#c4)."""
     bandwidth = _positive("gaussian", "bandwidth", bandwidth)
 
     def profile(sq_dist):

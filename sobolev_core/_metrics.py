@@ -1,4 +1,4 @@
-"""Distances between particle laws: MMD, sliced and max-sliced MMD, Wasserstein (SPEC §3).
+"""Distances between particle laws: MMD, sliced and max-sliced MMD, Wasserstein (docs/math.md#metrics).
 
 ``mmd2`` and ``sliced_mmd2`` run on NumPy, JAX or PyTorch arrays (the module is taken
 from the inputs); NumPy inputs are computed in float64. ``max_sliced_mmd`` searches the

@@ -1,5 +1,5 @@
 """The claim set: each claim is ``(name, title, run)`` where ``run(budget, seed, versions)``
-returns typed records (SPEC §4). Budgets are data; ``quick`` keeps the default report
+returns typed records (docs/claims.md). Budgets are data; ``quick`` keeps the default report
 under three minutes on two cores, ``full`` samples more and adds MuJoCo's κ.
 
 Problems are built by ``properties.generators``/``properties.neural`` and checked with the
@@ -592,7 +592,7 @@ def run_c4(budget, seed, versions):
 
 
 def kernel_records(spec: str, budget: dict, seed: int, versions: dict) -> Record:
-    """Validate one kernel (SPEC C2's requirements): CPD, shift invariance, scale order,
+    """Validate one kernel (docs/claims.md#c2 requirements): CPD, shift invariance, scale order,
     MSMMD contraction at ``(γκ)^(α/2)``. The record's ``measured``/``bound`` are the worst
     MSMMD ratio and its bound (``nan`` when the kernel is not scale sensitive)."""
     kernel = sc.kernel_from_spec(spec)

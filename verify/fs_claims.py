@@ -1,4 +1,4 @@
-"""Claim runners for first-order Sobolev TD ([FS], SPEC §4 C6): settings -> run -> records.
+"""Claim runners for first-order Sobolev TD ([FS], docs/claims.md#c6): settings -> run -> records.
 
 Four measurements, each returning plain-dict records with the fields of
 :class:`verify.records.Record` (``claim``, ``case``, ``settings``, ``seed``, ``measured``,

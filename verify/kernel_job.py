@@ -1,4 +1,4 @@
-"""``sobolev-verify kernel SPEC``: validate a kernel choice for MSMMD critics (SPEC C2)."""
+"""``sobolev-verify kernel SPEC``: validate a kernel choice for MSMMD critics (docs/claims.md#c2)."""
 
 from __future__ import annotations
 

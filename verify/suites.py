@@ -445,14 +445,14 @@ def _c7_suite(name: str, steps: int, summary: str) -> Suite:
 C7_TOY = _c7_suite(
     "c7-toy",
     1500,
-    "SPEC C7 on the 2-D point mass at a 2-core budget (about 50 min with -j 2): N in {1, 2, 4} "
+    "docs/claims.md#c7 on the 2-D point mass at a 2-core budget (about 50 min with -j 2): N in {1, 2, 4} "
     "reward locations, DSDPG with MSMMD, MMD, Huber-Sobolev and no-gradient MMD critics "
     "against TD3, 5 seeds, 1500 env steps",
 )
 C7_TOY_LONG = _c7_suite(
     "c7-toy-long",
     30_000,
-    "SPEC C7 on the 2-D point mass at a budget for a cluster: the c7-toy cells, 30k steps",
+    "docs/claims.md#c7 on the 2-D point mass at a budget for a cluster: the c7-toy cells, 30k steps",
 )
 
 TD3_PENDULUM = Suite(

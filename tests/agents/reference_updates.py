@@ -1,8 +1,8 @@
-"""Independent references for one agent update, written from the equations (SPEC §5, the papers).
+"""Independent references for one agent update, written from the equations (docs/agents.md, the papers).
 
 Nothing here calls the agents' helpers (``critic_value``, ``smoothed_target_action``,
 ``polyak``, ``sobolev_target``, ``gradient_weights``, ...): the networks' forward passes, the
-targets, the chain rule of SPEC C6, the losses, Adam and Polyak averaging are written out
+targets, the chain rule of docs/claims.md#c6, the losses, Adam and Polyak averaging are written out
 again in plain JAX / NumPy (float64), so a wrong shared helper cannot pass on both sides.
 
 Two things are taken from the code on purpose, because they are conventions, not mathematics:
@@ -108,7 +108,7 @@ def norm(vector):
 
 
 def multiquadric_mmd2(x, y, h):
-    """V-statistic MMD² with ``k(x, y) = −sqrt(1 + h² |x − y|²)`` on vectors (SPEC §3)."""
+    """V-statistic MMD² with ``k(x, y) = −sqrt(1 + h² |x − y|²)`` on vectors (docs/math.md#metrics)."""
 
     def mean_kernel(a, b):
         squared = jnp.sum((a[:, None, :] - b[None, :, :]) ** 2, -1)
@@ -118,7 +118,7 @@ def multiquadric_mmd2(x, y, h):
 
 
 def chain_rule_target(transition, bootstrap, policy, obs, action, done, gamma):
-    """SPEC §2 / C6 from Jacobians: ``(y, g_s, g_a)`` of one transition.
+    """docs/math.md#operator, docs/claims.md#c6 from Jacobians: ``(y, g_s, g_a)`` of one transition.
 
         s', r = transition(s, a),  a' = policy(s'),  y = r + γ (1 − d) V̄(s', a'),
         c = ∂_s' V̄ + Π'ᵀ ∂_a' V̄,  g_s = ∂_s r + γ (1 − d) F_sᵀ c,  g_a = ∂_a r + γ (1 − d) F_aᵀ c

@@ -229,7 +229,7 @@ def test_kappa_along_rollout_on_inverted_pendulum():
     assert result.replay_error == 0.0  # the linearised map is env.step, bit for bit
     assert np.all(result.jacobian_seconds > 0)
 
-    # SPEC C1 bound at step 0: ‖M‖ ≤ ‖[F_s F_a]‖ sqrt(1 + ‖Π'‖²).
+    # docs/claims.md#c1 bound at step 0: ‖M‖ ≤ ‖[F_s F_a]‖ sqrt(1 + ‖Π'‖²).
     env = make_env("InvertedPendulum-v5")
     env.reset(seed=0)
     model, data = env.unwrapped.model, env.unwrapped.data

@@ -2,7 +2,7 @@
 
 For TD3, SAC, Sobolev-TD3, Sobolev-SAC and MAGE (DSDPG: ``test_reference_dsdpg.py``) the
 reference in ``tests/agents/reference_updates.py`` recomputes, from the equations of the
-papers and SPEC §5 / C6, the critic targets (twin minimum, ``1 − d`` on the value and on the
+papers and docs/agents.md, docs/claims.md#c6, the critic targets (twin minimum, ``1 − d`` on the value and on the
 gradient targets, TD3's target smoothing inside its clip), the gradient targets, the loss
 with unequal weights, Adam (first and second moments and the parameters), the delayed actor
 update and the Polyak update of every target network; the agent's state after
@@ -17,7 +17,7 @@ up to ``lr / 1e-8``; ``δ ~ 1e-17`` gives ≤ 1e-12).
 
 Randomness: the keys are split exactly as the agents split them (``reference_updates``'s
 ``*_keys`` functions name the code they mirror); nothing is zeroed unless a test says so.
-The env is ``lq`` (``s' = A s + B a + 0.01 ε``, ``r = −(sᵀQs + aᵀRa)``, SPEC C5), whose
+The env is ``lq`` (``s' = A s + B a + 0.01 ε``, ``r = −(sᵀQs + aᵀRa)``, docs/claims.md#c5), whose
 Jacobians ``F_s = A``, ``F_a = B``, ``∂_s r = −2Qs``, ``∂_a r = −2Ra`` the references use in
 closed form.
 """
@@ -384,7 +384,7 @@ def sobolev_critic_loss_formula(critic, obs, action, values, grad_s, grad_a, nor
 
 
 def chain_rule_targets(item, bootstrap, policy):
-    """SPEC C6 on lq: ``y = r + γ(1−d) V̄(s')``, ``g = ∂r + γ(1−d) Fᵀ c``, ``c = u' + Π'ᵀ v'``.
+    """docs/claims.md#c6 on lq: ``y = r + γ(1−d) V̄(s')``, ``g = ∂r + γ(1−d) Fᵀ c``, ``c = u' + Π'ᵀ v'``.
 
     ``bootstrap(s', a') -> V̄`` and ``policy(s') -> a'`` are the frozen next-state value and
     target policy; ``u' = ∂_s' V̄``, ``v' = ∂_a' V̄`` and ``Π' = ∂a'/∂s'`` are evaluated at
@@ -406,7 +406,7 @@ def chain_rule_targets(item, bootstrap, policy):
     "normalization", ["none", "relative", pytest.param("batch", marks=pytest.mark.heavy)]
 )
 def test_sobolev_td3_update_matches_the_reference(lq_info, normalization):
-    """Sobolev-TD3 ([FS]): TD3 with the Sobolev loss on SPEC C6's gradient targets.
+    """Sobolev-TD3 ([FS]): TD3 with the Sobolev loss on docs/claims.md#c6 gradient targets.
 
     The stored next observation and reward are moved off the model (``consistent=False``):
     the value target is the stored transition's, the derivatives the model's.
@@ -510,7 +510,7 @@ def test_sac_update_matches_the_reference(lq_info, algo):
 
     ``y = r + γ(1−d)[min_j Q̄_j(s', a') − α log π(a'|s')]``, ``a' ~ π(·|s')`` (current actor,
     noise from the critic key); critic ``Σ_i mean (Q_i − y)²`` (Sobolev: plus the gradient
-    terms of SPEC C6 through ``a'(s')`` and ``log π(a'(s')|s')``, relative weights); actor
+    terms of docs/claims.md#c6 through ``a'(s')`` and ``log π(a'(s')|s')``, relative weights); actor
     ``mean [α log π(a|s) − min_j Q_j(s, a)]`` with the updated critics; temperature loss
     ``−log α · (mean log π + H̄)``, ``H̄ = −dim A``; Polyak on the critics every step.
     """
@@ -861,11 +861,11 @@ DSDPG_CASES = [
 
 @pytest.mark.parametrize(("loss_name", "world_model"), DSDPG_CASES)
 def test_dsdpg_update_matches_the_reference(lq_info, loss_name, world_model):
-    """DSDPG ([DS], SPEC §5): model step, pooled-and-truncated target law, critic fit, actor.
+    """DSDPG ([DS], docs/agents.md): model step, pooled-and-truncated target law, critic fit, actor.
 
     Per transition and target critic ``i``: ``y_ij = r̂_j + γ(1−d) Z̄_i(ŝ'_j, π̄(ŝ'_j), ξ'_j)``
     with ``(ŝ'_j, r̂_j)`` the updated model's sample for key ``j`` (written out here from the
-    world models' equations) and ``g_ij = ∇_a y_ij`` by SPEC C6's chain rule; the ``2N``
+    world models' equations) and ``g_ij = ∇_a y_ij`` by docs/claims.md#c6 chain rule; the ``2N``
     samples of both critics pooled, the top ``floor(p · 2N)`` returns dropped (the reported
     ``target_return_mean`` is the kept samples' mean). The fit: ``mmd`` the multiquadric MMD²
     written out, ``huber-sobolev`` Huber on the sample means, ``msmmd``

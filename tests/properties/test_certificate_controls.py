@@ -53,7 +53,7 @@ def test_wasserstein_certificate_is_tight_and_a_smaller_modulus_is_caught(p):
 
 
 def test_spec_modulus_from_understated_jacobians_is_caught():
-    """SPEC C1's ``γ max(1, C_f sqrt(1 + L_π²))`` with a ``C_f`` too small fails the check.
+    """docs/claims.md#c1 ``γ max(1, C_f sqrt(1 + L_π²))`` with a ``C_f`` too small fails the check.
 
     With ``F = [F_s F_a]`` of norm 2 and ``Π' = 0`` the bound is ``2γ``; the operator's own
     ``L`` has norm exactly 2 on the value-gradient block's top direction (the value block's

@@ -32,7 +32,7 @@ def test_c1_holds_at_the_boundary_gamma_kappa_one(case, data):
 
 @given(case=S.tabular_cases(modulus="below", terminal=False), data=st.data())
 def test_c1_with_the_spec_bound_from_jacobians(case, data):
-    """The modulus SPEC C1 derives from C_f and L_π dominates the operator's own."""
+    """The modulus docs/claims.md#c1 derives from C_f and L_π dominates the operator's own."""
     mdp = case.mdp
     bound = P.spec_modulus(mdp.gamma, case.jacobians)
     assert case.modulus <= bound * (1 + 1e-12)

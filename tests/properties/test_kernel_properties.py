@@ -114,7 +114,7 @@ def test_negative_controls_for_cpd_and_shift_invariance():
 
 
 def test_c4c_full_vector_mmd_expands_under_a_map_of_norm_below_one():
-    """Negative control (SPEC C2): the multivariate MMD has no scaling reduction; a search
+    """Negative control (docs/claims.md#c2): the multivariate MMD has no scaling reduction; a search
     finds laws and a linear map of norm 0.95 that increase it."""
     kernel = sc.multiquadric(1.0)
 

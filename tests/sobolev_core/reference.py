@@ -1,6 +1,6 @@
 """Independent float64 NumPy oracles for the kernel and metric tests.
 
-Written from the formulas in SPEC §3, not from ``sobolev_core``: explicit loops or
+Written from the formulas in docs/math.md#metrics, not from ``sobolev_core``: explicit loops or
 broadcast differences instead of the library's Gram/``where`` machinery, so a shared bug
 cannot hide in both.
 """

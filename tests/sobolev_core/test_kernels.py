@@ -1,4 +1,4 @@
-"""Kernels (SPEC §3): formulas, array modules, spec strings, derivatives.
+"""Kernels (docs/math.md#metrics): formulas, array modules, spec strings, derivatives.
 
 Oracles: hand-written float64 NumPy formulas (``reference.py``), closed-form values and
 derivatives, and central finite differences.
@@ -116,7 +116,7 @@ def test_kernel_same_numbers_on_numpy_and_jax(factory, param):
 
 
 def test_kernel_scale_orders():
-    # SPEC C2: the multiquadric is scale sensitive of order 1, the energy kernel of order
+    # docs/claims.md#c2: the multiquadric is scale sensitive of order 1, the energy kernel of order
     # beta; the bounded kernels carry no theorem.
     assert multiquadric(100.0).scale_order == 1.0
     assert energy(1.5).scale_order == 1.5

@@ -1,4 +1,4 @@
-"""Linear-Gaussian Sobolev returns: closed form vs finite differences and Monte Carlo (SPEC C5).
+"""Linear-Gaussian Sobolev returns: closed form vs finite differences and Monte Carlo (docs/claims.md#c5).
 
 Oracles. The pathwise return ``G(s, a)`` is simulated directly from the dynamics with a
 fixed noise sequence, and its gradient taken by central finite differences. For fixed

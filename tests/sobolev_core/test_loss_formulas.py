@@ -1,6 +1,6 @@
 """The critic losses and ``truncate_top`` against their formulas in float64 NumPy.
 
-The oracles are written from the docstrings' equations (SPEC §3, §5) with explicit loops,
+The oracles are written from the docstrings' equations (docs/math.md#metrics, docs/agents.md) with explicit loops,
 not from ``sobolev_core``; inputs are random, weights unequal. Tolerance ``1e-12`` relative:
 the same float64 sums in another order.
 """
@@ -72,7 +72,7 @@ def test_huber_sobolev_gradient_is_zero_not_nan_where_the_gradients_agree():
 
 
 def multiquadric_mmd2(x, y, h, wx=None, wy=None):
-    """Double-loop V-statistic MMD² with ``k = −sqrt(1 + h² |x − y|²)`` (SPEC §3)."""
+    """Double-loop V-statistic MMD² with ``k = −sqrt(1 + h² |x − y|²)`` (docs/math.md#metrics)."""
     wx = np.full(len(x), 1 / len(x)) if wx is None else np.asarray(wx) / np.sum(wx)
     wy = np.full(len(y), 1 / len(y)) if wy is None else np.asarray(wy) / np.sum(wy)
 

@@ -1,4 +1,4 @@
-"""Metrics (SPEC §3): MMD², sliced and max-sliced MMD, Wasserstein, input validation.
+"""Metrics (docs/math.md#metrics): MMD², sliced and max-sliced MMD, Wasserstein, input validation.
 
 Oracles: explicit float64 double loops (``reference.py``), POT (``ot.emd2`` on a cost built
 here with ``scipy.spatial.distance.cdist``), ``scipy.stats.wasserstein_distance``, a
@@ -111,7 +111,7 @@ def test_mmd2_between_diracs_closed_form(kernel):
 
 
 def test_mmd2_nonnegative_for_negated_multiquadric_on_many_inputs():
-    # The sign convention bug (SPEC §3): a negated multiquadric is conditionally positive
+    # The sign convention bug (docs/math.md#metrics): a negated multiquadric is conditionally positive
     # definite, so the V-statistic is >= 0. Float64 cancellation among terms of size
     # max|k| is ~(n + m)²·eps·max|k| <= 1e-13·max|k|; -1e-9·max|k| is a generous floor
     # that still catches any sign error (which would give values of order -max|k|).
