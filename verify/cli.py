@@ -32,6 +32,7 @@ EXTRAS = {
     "ray": "ray",
     "hypothesis": "test",
     "pytest": "test",
+    "stable_baselines3": "compare",
 }
 
 
