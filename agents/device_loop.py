@@ -61,7 +61,9 @@ from agents.training import (
     _Progress,
     _versions,
     _write_atomic,
+    final_success,
     make_agent,
+    success_fields,
 )
 
 __all__ = [
@@ -91,6 +93,8 @@ class FunctionalEnv(NamedTuple):
       observe: ``state -> obs`` ``(obs_dim,)``.
       step: ``(state, action, key) -> (next_state, reward, terminated, noise)``: ``noise`` is
         the ``ε`` of the step (what the host env reports in ``info["noise"]``).
+      n_goals: the number of goals of a goal env (the point mass), else 0.
+      goal_reached: ``state -> k`` (int32), the goal the state is at or ``−1`` (goal envs).
     """
 
     env_id: str
@@ -103,6 +107,8 @@ class FunctionalEnv(NamedTuple):
     reset: Callable[[jax.Array], jax.Array]
     observe: Callable[[jax.Array], jax.Array]
     step: Callable[[jax.Array, jax.Array, jax.Array], tuple]
+    n_goals: int = 0
+    goal_reached: Callable[[jax.Array], jax.Array] | None = None
 
 
 def _point_mass(env_id: str) -> FunctionalEnv:
@@ -132,6 +138,8 @@ def _point_mass(env_id: str) -> FunctionalEnv:
         reset,
         lambda state: state,
         step,
+        bare.n_rewards,
+        bare.goal_reached_jax,
     )
 
 
@@ -221,7 +229,7 @@ class SeedCarry(NamedTuple):
 class _Program(NamedTuple):
     init: Callable  # keys (seeds, 2) -> SeedCarry stacked
     chunk: Callable  # (t0, carry, length) -> (carry, (done, episode_return, episode_length))
-    evaluate: Callable  # (agent states, keys (seeds, episodes, 2)) -> returns (seeds, episodes)
+    evaluate: Callable  # (agent states, keys (seeds, episodes, 2)) -> (returns, goals) per episode
     loss_names: tuple[str, ...]
 
 
@@ -377,8 +385,9 @@ def _build_program(agent, env: FunctionalEnv, config: TrainConfig) -> _Program:
             return (next_state, total, running & ~terminated), None
 
         keys = jax.random.split(key, env.max_episode_steps)
-        (_, total, _), _ = jax.lax.scan(body, (start, jnp.zeros((), jnp.float32), True), keys)
-        return total
+        (end, total, _), _ = jax.lax.scan(body, (start, jnp.zeros((), jnp.float32), True), keys)
+        goal = env.goal_reached(end) if env.goal_reached else jnp.full((), -1, jnp.int32)
+        return total, goal
 
     evaluate = jax.vmap(jax.vmap(evaluate_episode, in_axes=(None, 0)), in_axes=(0, 0))
     return _Program(
@@ -564,7 +573,14 @@ def run_device_training(
     for start, members in sorted(groups.items()):
         results.update(
             _run_group(
-                program, config, [files[i] for i in members], members, start, checkpoints, progress
+                program,
+                config,
+                functional_env(config.env).n_goals,
+                [files[i] for i in members],
+                members,
+                start,
+                checkpoints,
+                progress,
             )
         )
     return [results[index] for index in range(len(configs))]
@@ -573,6 +589,7 @@ def run_device_training(
 def _run_group(
     program: _Program,
     config: TrainConfig,
+    n_goals: int,
     files: list[_SeedFiles],
     members: list[int],
     start: int,
@@ -646,7 +663,7 @@ def _run_group(
                         for k, seed in enumerate(seeds)
                     ]
                 )
-                returns = np.asarray(jax.device_get(program.evaluate(carry.agent, keys)))
+                returns, goals = jax.device_get(program.evaluate(carry.agent, keys))
                 sums, count = jax.device_get((carry.loss_sums, carry.loss_count))
                 for k, item in enumerate(files):
                     if not running[k]:
@@ -661,6 +678,7 @@ def _run_group(
                             "kind": "eval",
                             "env_steps": t,
                             "eval_return": float(np.mean(returns[k])),
+                            **success_fields(goals[k], n_goals),
                             **means,
                             "steps_per_second": rate,
                         }
@@ -712,16 +730,18 @@ def _run_group(
                     "episode_length": int(episode_length[k]),
                 }
             )
-        curve = [
-            [record["env_steps"], record["eval_return"]]
+        evals = [
+            record
             for record in map(json.loads, item.metrics_path.read_text().splitlines())
             if record["kind"] == "eval"
         ]
+        curve = [[record["env_steps"], record["eval_return"]] for record in evals]
         result = {
             "status": "finished",
             "run": item.config.as_dict(),
             "loop": "device",
             "final_eval_return": curve[-1][1],
+            **final_success(evals[-1]),
             "eval_curve": curve,
             "wall_seconds_last_session": wall,
         }

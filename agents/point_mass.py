@@ -94,6 +94,18 @@ def _reward(xp, params: PointMassParams, state, action):
     return xp.sum(params.weights * bumps) - params.action_cost * xp.sum(force**2)
 
 
+def _goal_reached(xp, params: PointMassParams, state):
+    """The index ``k`` of the goal within one bump width of the position, else ``−1``.
+
+    "Near a goal" is ``‖p − g_k‖ ≤ width``, where that goal's reward is at least
+    ``w_k e^(−1/2) ≈ 0.61 w_k``; bumps never overlap that closely for ``N ≤ 8`` at the
+    defaults (neighbours are ``2·goal_distance·sin(π/N) ≥ 0.38`` apart, two widths 0.30).
+    """
+    distances = xp.sqrt(xp.sum((state[None, :2] - params.goals) ** 2, axis=1))
+    nearest = xp.argmin(distances)
+    return xp.where(distances[nearest] <= params.reward_width, nearest, -1)
+
+
 def _check_vector(name: str, value, size: int) -> np.ndarray:
     array = np.asarray(value, dtype=float)
     if array.shape != (size,) or not np.all(np.isfinite(array)):
@@ -211,6 +223,17 @@ class PointMassEnv(gym.Env):
                 f"shapes state {jnp.shape(state)}, action {jnp.shape(action)}; accepted (4,), (2,)"
             )
         return _reward(jnp, self.params, state, action)
+
+    def goal_reached(self, state=None) -> int:
+        """The goal the mass is at (``‖p − g_k‖ ≤ width``), else ``−1``; the env's own state
+        when ``state`` is omitted. The success metric of an evaluation episode's final state.
+        """
+        state = self._state if state is None else _check_vector("state", state, 4)
+        return int(_goal_reached(np, self.params, state))
+
+    def goal_reached_jax(self, state: jnp.ndarray):
+        """:meth:`goal_reached` in ``jax.numpy`` (an int32 scalar)."""
+        return _goal_reached(jnp, self.params, state).astype(jnp.int32)
 
     # ---- gymnasium API ---------------------------------------------------------------------
 

@@ -297,8 +297,11 @@ class _Progress:
 # ----------------------------------------------------------------------------- the loop
 
 
-def _evaluate(agent: Agent, state, eval_env, seeds: list[int]) -> float:
-    returns = []
+def _evaluate(agent: Agent, state, eval_env, seeds: list[int]) -> tuple[float, dict]:
+    """Mean return of deterministic episodes, and for a goal env (the point mass) the success
+    metric: the fraction of episodes that end at a goal and how many end at each."""
+    returns, reached = [], []
+    goal_reached = getattr(eval_env.unwrapped, "goal_reached", None)
     for seed in seeds:
         obs, _ = eval_env.reset(seed=seed)
         total, done = 0.0, False
@@ -308,7 +311,28 @@ def _evaluate(agent: Agent, state, eval_env, seeds: list[int]) -> float:
             total += float(reward)
             done = terminated or truncated
         returns.append(total)
-    return float(np.mean(returns))
+        if goal_reached is not None:
+            reached.append(goal_reached())
+    return float(np.mean(returns)), success_fields(
+        reached, getattr(eval_env.unwrapped, "n_rewards", 0)
+    )
+
+
+def final_success(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``final_success`` and ``final_goals`` of a result from its last evaluation record."""
+    return {f"final_{name}": record[name] for name in ("success", "goals") if name in record}
+
+
+def success_fields(reached, n_goals: int) -> dict[str, Any]:
+    """``{"success": fraction of episodes ending at a goal, "goals": episodes per goal}`` from
+    each episode's goal index (``−1``: none); empty for an env without goals."""
+    if not n_goals:
+        return {}
+    reached = np.asarray(reached, dtype=int)
+    return {
+        "success": float(np.mean(reached >= 0)),
+        "goals": [int(np.sum(reached == k)) for k in range(n_goals)],
+    }
 
 
 def _check_losses(losses: Mapping[str, float], limit: float, env_steps: int) -> str | None:
@@ -561,7 +585,7 @@ def run_training(
                     config.seed + 1_000_003 + loop["evals"] * config.eval_episodes + index
                     for index in range(config.eval_episodes)
                 ]
-                last_eval = _evaluate(agent, state, eval_env, seeds)
+                last_eval, success = _evaluate(agent, state, eval_env, seeds)
                 sums, count = jax.device_get((tally.sums, tally.count))
                 sums = {name: float(value) for name, value in sums.items()} if count else {}
                 count = max(int(count), 1)
@@ -572,6 +596,7 @@ def run_training(
                         "kind": "eval",
                         "env_steps": env_steps,
                         "eval_return": last_eval,
+                        **success,
                         **{f"loss/{n}": value / count for n, value in sums.items()},
                         "steps_per_second": rate,
                     }
@@ -609,15 +634,17 @@ def run_training(
         bar.close()
 
     wall = time.monotonic() - started
-    curve = []
-    for line in metrics_path.read_text().splitlines():
-        record = json.loads(line)
-        if record["kind"] == "eval":
-            curve.append([record["env_steps"], record["eval_return"]])
+    evals = [
+        record
+        for record in map(json.loads, metrics_path.read_text().splitlines())
+        if record["kind"] == "eval"
+    ]
+    curve = [[record["env_steps"], record["eval_return"]] for record in evals]
     result = {
         "status": "finished",
         "run": config.as_dict(),
         "final_eval_return": curve[-1][1],
+        **final_success(evals[-1]),
         "eval_curve": curve,
         "wall_seconds_last_session": wall,
     }
