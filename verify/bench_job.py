@@ -34,15 +34,16 @@ from pathlib import Path
 from verify.cli import UsageError
 
 _PREFIX = "sobolev-verify bench: error:"
-SECTIONS = ("steps", "rates", "msmmd", "report", "tests")
+SECTIONS = ("steps", "loops", "sb3", "fd", "c7", "rates", "msmmd", "report", "tests")
 
 
 def add_bench_parser(commands) -> None:
     bench = commands.add_parser("bench", help="benchmarks: cost ratios measured in one process")
     bench.add_argument(
         "--only",
-        default="steps,rates,msmmd,report",
-        help=f"comma-separated sections of {', '.join(SECTIONS)} (default: all but tests)",
+        default="steps,loops,sb3,fd,rates,msmmd,report",
+        help=f"comma-separated sections of {', '.join(SECTIONS)} (default: all but c7 and "
+        "tests; c7, the measured C7-sweep time, takes several minutes)",
     )
     bench.add_argument("--env", default="Hopper-v5", help="env of the gradient-step batch")
     bench.add_argument("--batch", type=int, default=256, help="batch size (default 256)")
@@ -409,6 +410,61 @@ def run_bench(args) -> int:
             + " ".join(f"{v:.2f}" for v in load_before)
             + ", after "
             + " ".join(f"{v:.2f}" for v in os.getloadavg())
+        )
+    if "loops" in sections:
+        from verify.bench_loops import loop_figures
+
+        print("training loops on point-mass:4 (64-64, batch 32, 1 update per step):")
+        result["loops"] = loops = loop_figures()
+        for algo in ("td3", "dsdpg"):
+            row = loops[algo]
+            print(
+                f"  {algo}: device 8 seeds {row['device_8_seeds_env_steps_per_s']:.0f} env steps/s "
+                f"= {row['device_over_update_bound']:.2f} x the vmapped update alone "
+                f"({row['update_bound_seed_updates_per_s']:.0f} seed-updates/s); "
+                f"{row['device_8_over_host_1']:.1f} x the host loop's 1 seed "
+                f"({row['host_1_seed_env_steps_per_s']:.0f}); device 1 seed "
+                f"{row['device_1_over_host_1']:.1f} x host"
+            )
+    if "sb3" in sections:
+        from verify.bench_loops import host_against_sb3
+
+        print("TD3 host loop against stable-baselines3 TD3 (256-256, batch 256, 1 update/step):")
+        result["sb3"] = figures = host_against_sb3()
+        for env_id, row in figures.items():
+            if env_id == "options":
+                continue
+            line = f"  {env_id}: toolkit {row['toolkit_env_steps_per_s']:.0f} env steps/s"
+            if "toolkit_over_sb3" in row:
+                line += (
+                    f", SB3 {row['sb3_env_steps_per_s']:.0f}: {row['toolkit_over_sb3']:.2f} x SB3"
+                )
+            else:
+                line += f"; SB3 {row['sb3']}"
+            print(line)
+    if "fd" in sections:
+        from verify.bench_fd import fd_jacobian_cost
+
+        print("finite-difference MuJoCo Jacobian per collect step, in env steps:")
+        result["fd"] = rows = fd_jacobian_cost(("InvertedPendulum-v5", "Hopper-v5"), 200)
+        for env_id, row in rows.items():
+            print(
+                f"  {env_id}: one step at a time {row['sequential_ratio']:.1f}, batched rollout "
+                f"{row['rollout_ratio']:.1f} ({row['speedup']:.2f} x faster; floor "
+                f"{row['whole_steps']} whole steps)"
+            )
+    if "c7" in sections:
+        from verify.bench_loops import c7_sweep_projection
+
+        print("C7 sweep (td3 + 4 DSDPG losses, N in 1,2,4,8, 10 seeds, 30k steps), measured rates:")
+        result["c7"] = c7 = c7_sweep_projection()
+        for name, rate in c7["env_steps_per_s"].items():
+            print(
+                f"  {name}: {rate:.0f} env steps/s, {c7['minutes_per_cell'][name]:.1f} min a cell"
+            )
+        print(
+            f"  sweep: {c7['sweep_minutes']:.0f} min "
+            f"({'fits' if c7['fits_in_90_minutes'] else 'does not fit'} in 90 min)"
         )
     if "rates" in sections:
         print("training throughput (400 env steps, 64-64 networks, 1 update per step):")

@@ -507,6 +507,22 @@ FS_MUJOCO = Suite(
     options=options(hidden=[64, 64], batch_size=128, start_steps=1000, buffer_size=10_000),
 )
 
+_C6_SEEDS = tuple(range(10))
+C6_LEARNING = Suite(
+    name="c6-learning",
+    summary="docs/claims.md#c6 learning: Sobolev-TD3 against TD3 and Sobolev-SAC against SAC on "
+    "pendulum (15k steps) and toy-1d (4k steps), 10 seeds, 64-64 networks; each cell's seeds "
+    "train as one device-loop program (about 15 min on 2 cores)",
+    cells=tuple(
+        Cell(env, algo, seeds=_C6_SEEDS, steps=steps, options=options(start_steps=start))
+        for env, steps, start in (("pendulum", 15_000, 1000), ("toy-1d", 4000, 500))
+        for algo in ("td3", "sobolev-td3", "sac", "sobolev-sac")
+    ),
+    eval_every=1000,
+    eval_episodes=10,
+    options=options(hidden=[64, 64], batch_size=64, buffer_size=100_000),
+)
+
 SUITES: dict[str, Suite] = {
     suite.name: suite
     for suite in (
@@ -519,5 +535,6 @@ SUITES: dict[str, Suite] = {
         TD3_PENDULUM,
         NOISY_IDP,
         FS_MUJOCO,
+        C6_LEARNING,
     )
 }
