@@ -64,7 +64,7 @@ from agents.common import actor_from_info, critic_value, polyak, smoothed_target
 from agents.envs import lq_system, make_training_env
 from agents.jax_envs import linear_quadratic
 from agents.networks import mlp_apply, mlp_init
-from agents.training import env_info, make_agent, run_from_settings
+from agents.training import TrainConfig, env_info, make_agent, run_training
 from sobolev_core import sobolev_target
 from verify.stats import bootstrap_iqm_ci, compare, iqm, iqm_curve
 
@@ -664,7 +664,9 @@ def curve_records(
                     run_steps = max(round(fraction * steps), 1)
                     settings = _run_settings(env_id, algo, run_steps, run_seed, budget)
                     run_dir = out / "runs" / f"{env_id}_{algo}_s{run_seed}_{run_steps}"
-                    result = run_from_settings(settings, run_dir)
+                    # The host loop: the spread below reads its checkpoint's replay buffer.
+                    config = TrainConfig(**settings).validate()
+                    result = run_training(config, run_dir, resume=True, progress=False)
                     if fraction == 1.0:
                         curves[algo].append(result["eval_curve"])
                     spread.setdefault((algo, fraction), []).append(

@@ -47,6 +47,9 @@ def test_mujoco_envs_have_no_diff_model_and_bad_ids_are_named():
     made = make_training_env("InvertedPendulum-v5", "obs-mult:0.2", seed=0)
     assert made.is_mujoco and made.diff_model is None
     assert made.env.noise_spec.spec == "obs-mult:0.2"
-    for bad in ["Hoper-v5", "point-mass:0", "point-mass:x", "pendulum-v1"]:
+    for bad in ["Hoper-v5", "point-mass:0", "point-mass:x", "pendulm"]:
         with pytest.raises(ValueError, match=f"env '{bad}' is unknown; accepted: .*point-mass:N"):
             check_env_id(bad)
+    for gymnasium_id, ours in [("pendulum-v1", "pendulum"), ("Hopper-v4", "Hopper-v5")]:
+        with pytest.raises(ValueError, match=f"env '{gymnasium_id}' is called '{ours}' here"):
+            check_env_id(gymnasium_id)

@@ -52,13 +52,3 @@ def test_both_loops_report_success_and_goals_next_to_the_return(tmp_path):
             assert len(row["goals"]) == 3 and sum(row["goals"]) <= 4
             assert row["success"] == sum(row["goals"]) / 4
         assert result["final_success"] == _evals(tmp_path / folder)[-1]["success"]
-    toy = TrainConfig(
-        algo="td3",
-        env="toy-1d",
-        steps=20,
-        eval_every=20,
-        eval_episodes=1,
-        options={"hidden": [8, 8], "batch_size": 8, "start_steps": 10},
-    )
-    (plain,) = run_device_training([toy], [tmp_path / "toy"], progress=False)
-    assert "final_success" not in plain and "success" not in _evals(tmp_path / "toy")[-1]

@@ -185,7 +185,13 @@ def _without_extras(argv, cwd: Path, **env) -> subprocess.CompletedProcess:
 
 
 def test_report_without_the_agents_extra_skips_that_claim_and_writes_the_report(tmp_path):
-    done = _without_extras(["report", "--out", "rep"], tmp_path, CLAIMS="C5,kappa-mujoco")
+    # The quick budget needs no agents code at all (kappa-mujoco has no envs there) ...
+    quick = _without_extras(["report", "--out", "q"], tmp_path, CLAIMS="C5,kappa-mujoco")
+    assert quick.returncode == 0 and "skipped at budget 'quick'" in quick.stderr, quick.stderr
+    # ... the full one does, and skips that claim, naming the extra.
+    done = _without_extras(
+        ["report", "--budget", "full", "--out", "rep"], tmp_path, CLAIMS="C5,kappa-mujoco"
+    )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
     assert "kappa-mujoco" in done.stderr and "SKIPPED" in done.stderr
