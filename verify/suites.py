@@ -512,7 +512,7 @@ C6_LEARNING = Suite(
     name="c6-learning",
     summary="docs/claims.md#c6 learning: Sobolev-TD3 against TD3 and Sobolev-SAC against SAC on "
     "pendulum (15k steps) and toy-1d (4k steps), 10 seeds, 64-64 networks; each cell's seeds "
-    "train as one device-loop program (about 15 min on 2 cores)",
+    "train as one device-loop program (about 5 min on 2 cores with -j 2)",
     cells=tuple(
         Cell(env, algo, seeds=_C6_SEEDS, steps=steps, options=options(start_steps=start))
         for env, steps, start in (("pendulum", 15_000, 1000), ("toy-1d", 4000, 500))
