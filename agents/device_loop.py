@@ -61,6 +61,7 @@ from agents.training import (
     _Progress,
     _versions,
     _write_atomic,
+    check_same_run,
     final_success,
     make_agent,
     success_fields,
@@ -446,17 +447,7 @@ def _prepare(files: _SeedFiles, agent, resume: bool, seeds: list[int]) -> str:
     """``"finished"``, ``"diverged"``, ``"checkpoint"`` or ``"fresh"``; writes config.json."""
     config, out = files.config, files.out
     if resume and files.config_path.exists():
-        saved = json.loads(files.config_path.read_text())
-        differing = [
-            key for key, value in config.as_dict().items() if saved["run"].get(key) != value
-        ]
-        if saved.get("loop", "host") != "device":
-            differing.append("loop")
-        if differing:
-            raise ValueError(
-                f"--resume: the settings differ from the run in {out} in "
-                f"{', '.join(differing)}; resume with the same settings or choose a new --out"
-            )
+        check_same_run(config, files.config_path, "device")
         if files.result_path.exists():
             return "finished"
         last = files.last_record()

@@ -399,6 +399,21 @@ def _empty_tally(names, sums: Mapping[str, float] | None = None, count: int = 0)
     )
 
 
+def check_same_run(config: TrainConfig, config_path: Path, loop: str) -> None:
+    """``ValueError`` unless the run recorded in ``config_path`` has ``config``'s settings and
+    was trained by ``loop`` (``host`` or ``device``; a run from before the loops were recorded
+    is a host run): what ``--resume`` needs."""
+    saved = json.loads(config_path.read_text())
+    differing = [key for key, value in config.as_dict().items() if saved["run"].get(key) != value]
+    if saved.get("loop", "host") != loop:
+        differing.append(f"loop ({saved.get('loop', 'host')}, not {loop})")
+    if differing:
+        raise ValueError(
+            f"--resume: the settings differ from the run in {config_path.parent} in "
+            f"{', '.join(differing)}; resume with the same settings or choose a new --out"
+        )
+
+
 def run_training(
     config: TrainConfig,
     out_dir: str | os.PathLike,
@@ -418,13 +433,7 @@ def run_training(
     checkpoint_path, result_path = out / "checkpoint.pkl", out / "result.json"
     if resume:
         if config_path.exists():
-            saved = json.loads(config_path.read_text())["run"]
-            differing = [key for key, value in config.as_dict().items() if saved.get(key) != value]
-            if differing:
-                raise ValueError(
-                    f"--resume: the settings differ from the run in {out} in "
-                    f"{', '.join(differing)}; resume with the same settings or choose a new --out"
-                )
+            check_same_run(config, config_path, "host")
         if result_path.exists():
             return json.loads(result_path.read_text())
     elif config_path.exists():

@@ -37,15 +37,15 @@ __all__ = [
 LOOP_OPTIONS: dict[str, Any] = {"hidden": [64, 64], "batch_size": 32, "updates_per_step": 1}
 
 
-def _config(algo: str, env: str, steps: int, options: dict, seed: int = 0):
+def _config(algo: str, env: str, steps: int, options: dict, eval_every: int | None = None):
     from agents.training import TrainConfig
 
     return TrainConfig(
         algo=algo,
         env=env,
         steps=steps,
-        seed=seed,
-        eval_every=steps,
+        seed=0,
+        eval_every=eval_every or steps,
         eval_episodes=1,
         checkpoint_every=steps,
         options=options,
@@ -115,8 +115,7 @@ def host_rate(algo: str, env_id: str, options: dict, length: int) -> float:
 
     hyper = check_options(algo, options)
     warm = max(hyper.start_steps, hyper.batch_size) + 100
-    config = _config(algo, env_id, warm + length, options)
-    config = type(config)(**{**config.as_dict(), "eval_every": warm}).validate()
+    config = _config(algo, env_id, warm + length, options, eval_every=warm)
     if length % warm:
         raise ValueError(f"length must be a multiple of {warm} (the warm-up); got {length}")
     folder = tempfile.mkdtemp(prefix="bench-host-")

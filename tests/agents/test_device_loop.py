@@ -17,7 +17,7 @@ import pytest
 
 import agents.device_loop as device_loop
 from agents.device_loop import device_loop_problem, functional_env, run_device_training
-from agents.training import TrainConfig, make_agent
+from agents.training import TrainConfig, make_agent, run_training
 
 SMALL = {"hidden": [16, 16], "batch_size": 8, "start_steps": 30}
 
@@ -173,6 +173,9 @@ def test_an_interrupted_device_run_resumes_exactly(tmp_path):
         run_device_training(
             _configs(steps=90), [tmp_path / "c0", tmp_path / "c1"], resume=True, progress=False
         )
+    # The host loop cannot continue a device run (its checkpoint holds a carry, not a buffer).
+    with pytest.raises(ValueError, match=r"loop \(device, not host\)"):
+        run_training(_configs()[0], tmp_path / "c0", resume=True, progress=False)
 
 
 def test_one_diverging_seed_stops_alone(tmp_path):
