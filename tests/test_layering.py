@@ -50,3 +50,31 @@ def test_the_checker_sees_a_violation(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("import verify.cli\nfrom properties import generators\nimport gymnasium\n")
     assert _imports(bad) == {"verify", "properties", "gymnasium"}
+
+
+def _project_imports(path: Path) -> set[str]:
+    """Every ``verify.*`` module named by an import anywhere in ``path`` (functions included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_no_command_module_imports_the_cli_back():
+    """The CLI imports the command modules; they take ``UsageError`` from ``verify.usage``."""
+    importers = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "verify").rglob("*.py")
+        if path.name != "__main__.py" and "verify.cli" in _project_imports(path)
+    )
+    assert importers == []
+
+
+def test_the_cycle_check_sees_an_import_of_the_cli(tmp_path):
+    """Negative control: a function-level import of the CLI is found."""
+    bad = tmp_path / "job.py"
+    bad.write_text("def run():\n    from verify.cli import UsageError\n")
+    assert "verify.cli" in _project_imports(bad)

@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from verify.cli import UsageError
+from verify.usage import UsageError
 
 _PREFIX = "sobolev-verify bench: error:"
 SECTIONS = ("steps", "loops", "sb3", "fd", "c7", "rates", "msmmd", "report", "tests")

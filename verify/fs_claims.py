@@ -854,7 +854,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m verify.fs_claims", description="[FS] claim records (C6)."
     )
-    from verify.cli import seed_value
+    from verify.usage import seed_value
 
     parser.add_argument(
         "--budget", default="quick", help="testing (seconds), quick (default) or full"

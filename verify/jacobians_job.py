@@ -6,7 +6,7 @@ import json
 import math
 import sys
 
-from verify.cli import UsageError
+from verify.usage import UsageError
 
 
 def run_jacobians(*, env_id: str, steps: int, seed: int, eps: float, as_json: bool) -> int:

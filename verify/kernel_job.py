@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from verify.cli import UsageError, missing_extra_message
+from verify.usage import UsageError, missing_extra_message
 
 KERNEL_BUDGET = dict(kernel_mdps=12)
 

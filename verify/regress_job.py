@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from verify.suites import SUITES, cell_key, cell_name, suite_tasks
+from verify.usage import UsageError
 
 __all__ = [
     "DEFAULT_OUT",
@@ -58,10 +59,6 @@ __all__ = [
 DEFAULT_OUT = "sobolev-regress"
 REFERENCES_DIR = Path(__file__).resolve().parent / "references"
 PROG = "sobolev-verify regress"
-
-
-class _Usage(Exception):
-    """Bad usage of ``regress``: one line, exit 2."""
 
 
 def add_regress_parser(commands) -> argparse.ArgumentParser:
@@ -137,10 +134,10 @@ def _score(result: Any) -> tuple[float | None, str | None]:
 
 
 def _load_references(path: Path, cells: dict[str, dict], suite: str) -> dict[str, Any]:
-    """The reference document, checked to cover every cell of the suite (else ``_Usage``)."""
+    """The reference document, checked to cover every cell of the suite (else ``UsageError``)."""
     again = f"record them with `sobolev-verify regress {suite} --update-references`"
     if not path.is_file():
-        raise _Usage(f"no references for suite {suite!r} at {str(path)!r}; {again}")
+        raise UsageError(f"no references for suite {suite!r} at {str(path)!r}; {again}")
     try:
         document = json.loads(path.read_text())
         stored = document["cells"]
@@ -151,10 +148,10 @@ def _load_references(path: Path, cells: dict[str, dict], suite: str) -> dict[str
                 if _score(run)[0] is None:
                     raise ValueError(f"cell {key}: {_score(run)[1]}")
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-        raise _Usage(f"references {str(path)!r} are malformed ({error}); {again}") from None
+        raise UsageError(f"references {str(path)!r} are malformed ({error}); {again}") from None
     missing = [cells[key]["name"] for key in cells if key not in stored]
     if missing:
-        raise _Usage(
+        raise UsageError(
             f"references {str(path)!r} lack {len(missing)} of {len(cells)} cells of suite "
             f"{suite!r} (e.g. {missing[0]!r}: the suite changed since they were recorded); {again}"
         )
@@ -220,15 +217,15 @@ def _check_usage(suite, jobs, executor, ray_address, seed_boot) -> None:
     from verify.executors import EXECUTORS
 
     if suite not in SUITES:
-        raise _Usage(f"unknown suite {suite!r}; accepted: {', '.join(SUITES)}")
+        raise UsageError(f"unknown suite {suite!r}; accepted: {', '.join(SUITES)}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise _Usage(f"-j/--jobs must be an integer >= 1; got {jobs!r}")
+        raise UsageError(f"-j/--jobs must be an integer >= 1; got {jobs!r}")
     if executor not in EXECUTORS:
-        raise _Usage(f"--executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
+        raise UsageError(f"--executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
     if ray_address is not None and executor != "ray":
-        raise _Usage(f"--ray-address {ray_address!r} needs --executor ray (got {executor!r})")
+        raise UsageError(f"--ray-address {ray_address!r} needs --executor ray (got {executor!r})")
     if isinstance(seed_boot, bool) or not isinstance(seed_boot, int) or seed_boot < 0:
-        raise _Usage(f"--seed-boot must be an integer >= 0; got {seed_boot!r}")
+        raise UsageError(f"--seed-boot must be an integer >= 0; got {seed_boot!r}")
 
 
 def _writable_folder(out: str | None) -> Path:
@@ -239,7 +236,7 @@ def _writable_folder(out: str | None) -> Path:
         probe.write_text("")
         probe.unlink()
     except OSError as error:
-        raise _Usage(f"cannot write to --out {str(folder)!r}: {error.strerror}") from None
+        raise UsageError(f"cannot write to --out {str(folder)!r}: {error.strerror}") from None
     return folder
 
 
@@ -251,7 +248,7 @@ def _trainer(run_fn):
         from agents.device_loop import device_group, run_seeds_from_settings
         from agents.training import run_from_settings
     except ImportError as error:
-        raise _Usage(
+        raise UsageError(
             f"the trainer agents.training.run_from_settings cannot be imported ({error}); "
             "install the 'agents' extra: pip install 'sobolev-verify[agents]'"
         ) from None
@@ -276,12 +273,12 @@ def _run(tasks, trainer, folder, executor, jobs, ray_address, fingerprint):
             batching=batching,
         )
     except ImportError as error:  # ray missing
-        raise _Usage(
+        raise UsageError(
             f"--executor {executor} needs a package that is missing ({error}); "
             "install the 'ray' extra: pip install 'sobolev-verify[ray]'"
         ) from None
     except ConnectionError as error:
-        raise _Usage(f"cannot connect to Ray at {ray_address!r}: {error}") from None
+        raise UsageError(f"cannot connect to Ray at {ray_address!r}: {error}") from None
 
 
 def _interval_text(value: float | None, interval) -> str:
@@ -395,7 +392,7 @@ def run_regress(
             n_boot=n_boot,
             run_fn=run_fn,
         )
-    except _Usage as error:
+    except UsageError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
 
@@ -436,7 +433,7 @@ def _regress(
     elif reference_path.is_file():
         try:
             previous = _load_references(reference_path, cells, suite)
-        except _Usage:
+        except UsageError:
             previous = None  # being replaced anyway
     folder = _writable_folder(out)
     trainer = _trainer(run_fn)

@@ -16,8 +16,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from verify.cli import UsageError, missing_extra_message
 from verify.records import Record, library_versions, load_records, save_records
+from verify.usage import UsageError, missing_extra_message
 
 DEFAULT_OUT = "sobolev-report"
 

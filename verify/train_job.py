@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from verify.cli import UsageError
+from verify.usage import UsageError
 
 _PREFIX = "sobolev-verify train: error:"
 

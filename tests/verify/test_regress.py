@@ -18,7 +18,7 @@ import pytest
 
 import verify.suites
 from verify import executors
-from verify.cli import UsageError, _Parser
+from verify.cli import _Parser
 from verify.executors import result_path, run_tasks
 from verify.regress_job import add_regress_parser, regress_from_args, run_regress
 from verify.suites import (
@@ -33,6 +33,7 @@ from verify.suites import (
     run_key,
     suite_tasks,
 )
+from verify.usage import UsageError
 
 # -- fake trainers (module level: they pickle by reference) --------------------------------------
 
