@@ -61,7 +61,7 @@ evaluation point: for RK4 the fourth Runge-Kutta stage, not the state the step r
   ``cfrc_ext`` contact cost.
 
 **Observation ↔ simulator state.** Tangent coordinates ``x = (dq, dv)`` as in
-:mod:`agents.mujoco_jacobians` (``na = 0`` in all of these envs). Per env:
+:mod:`agents.mujoco_fd` (``na = 0`` in all of these envs). Per env:
 
     InvertedPendulum-v5        obs = (qpos, qvel)                               4 ↔ 4
     InvertedDoublePendulum-v5  obs = (qpos[0], sin qpos[1:], cos qpos[1:],
@@ -110,10 +110,12 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from agents.mujoco_jacobians import (
-    FD_METHODS,
+from agents.mujoco_fd import (
     central_steps,
     central_tangent_columns,
+    check_action,
+    check_eps,
+    check_method,
     physics_state,
     state_tangent_map,
 )
@@ -419,7 +421,7 @@ def obs_state_map(env_id: str, model: mujoco.MjModel, qpos) -> ObsStateMap:
     """``O = ∂obs/∂x`` at configuration ``qpos`` and its pseudo-inverse (module docstring).
 
     ``O = [∂obs/∂qpos · P, ∂obs/∂qvel]`` with ``P = ∂(qpos ⊕ dq)/∂dq`` from
-    :func:`agents.mujoco_jacobians.state_tangent_map`; ``∂obs`` from ``jax.jacfwd`` of the
+    :func:`agents.mujoco_fd.state_tangent_map`; ``∂obs`` from ``jax.jacfwd`` of the
     smooth observation. Only ``qpos`` matters (velocities enter linearly).
     """
     _check_env_id(env_id)
@@ -520,10 +522,10 @@ def obs_step_jacobians(
 
     ``F_s, F_a`` (tangent state Jacobians) and ``D, ∂obs'/∂a`` are central differences with
     step ``eps`` on the tangent coordinates the observation determines and on every control,
-    each from the env's full integration state (as :func:`~agents.mujoco_jacobians.
+    each from the env's full integration state (as :func:`~agents.mujoco_fd.
     step_jacobians`; the env's ``data`` is never written, so the next ``env.step`` is
     unaffected). The ``2(len(columns) + act_dim) + 1`` steps run in one ``mujoco.rollout``
-    call (:func:`agents.mujoco_jacobians.central_steps`); ``method="sequential"`` runs them
+    call (:func:`agents.mujoco_fd.central_steps`); ``method="sequential"`` runs them
     one at a time with the same bits (and the cost from before batching: a fresh scratch
     ``MjData`` and lift per call). InvertedDoublePendulum-v5 always runs sequentially: its
     observation reads ``qfrc_constraint`` from the ``MjData`` after the step. The reward
@@ -537,7 +539,7 @@ def obs_step_jacobians(
         with v5 default settings.
       action: ``(act_dim,)`` action as passed to ``env.step``.
       eps: finite-difference step (positive, finite).
-      method: one of :data:`agents.mujoco_jacobians.FD_METHODS` (same bits).
+      method: one of :data:`agents.mujoco_fd.FD_METHODS` (same bits).
       n_threads: threads of the ``"rollout"`` method (same bits; worth it on idle cores).
 
     Returns:
@@ -546,18 +548,9 @@ def obs_step_jacobians(
     env_id = _env_id_of(env)
     sim = env.unwrapped
     model, data = sim.model, sim.data
-    action = np.asarray(action, dtype=float)
-    if action.shape != (model.nu,):
-        raise ValueError(
-            f"action must have shape ({model.nu},) for {env_id}; got shape {action.shape}"
-        )
-    if not np.all(np.isfinite(action)):
-        raise ValueError(f"action must be finite; got {action}")
-    if not (isinstance(eps, int | float | np.floating) and np.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a positive finite step; got {eps!r}")
-    eps = float(eps)
-    if method not in FD_METHODS:
-        raise ValueError(f"method must be one of {', '.join(FD_METHODS)}; got {method!r}")
+    action = check_action(model, action)
+    eps = check_eps(eps)
+    check_method(method)
     nq, nv, nu = model.nq, model.nv, model.nu
     lift_of = _lift_at if method == "rollout" else obs_state_map  # sequential: as before
     state_map = lift_of(env_id, model, data.qpos)

@@ -3,7 +3,7 @@
 A benchmark, not a test: nothing here asserts a speed. :func:`fd_jacobian_cost` walks one
 random-action rollout per env and, at each state, times one plain ``env.step`` and one
 :func:`agents.mujoco_rewards.obs_step_jacobians` call with each method of
-:data:`agents.mujoco_jacobians.FD_METHODS` (``"sequential"``: the per-column ``mj_step`` loop
+:data:`agents.mujoco_fd.FD_METHODS` (``"sequential"``: the per-column ``mj_step`` loop
 as before batching; ``"rollout"``: all perturbed steps in one ``mujoco.rollout`` call), in
 alternating order, in this process, so machine load affects every side alike. Printing-free:
 it returns numbers for ``sobolev-verify bench`` to print and save.
@@ -34,7 +34,7 @@ def fd_jacobian_cost(env_ids=("InvertedPendulum-v5", "Hopper-v5"), calls: int = 
       env_ids: ids of :data:`agents.mujoco_rewards.REWARD_ENV_IDS`.
       calls: timed states per env (each timed once per method and once for ``env.step``).
     """
-    from agents.mujoco_jacobians import FD_METHODS, make_env
+    from agents.mujoco_fd import FD_METHODS, make_env
     from agents.mujoco_rewards import REWARD_ENV_IDS, obs_state_map, obs_step_jacobians
 
     env_ids = tuple(env_ids)

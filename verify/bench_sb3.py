@@ -58,7 +58,7 @@ def sb3_td3_steps_per_second(
     to 1 for the call and restored after.
 
     Args:
-      env_id: a Gymnasium MuJoCo id of :data:`agents.mujoco_jacobians.ENV_IDS`.
+      env_id: a Gymnasium MuJoCo id of :data:`agents.mujoco_fd.ENV_IDS`.
       steps: timed env steps (>= 1).
       seed: seed of SB3 (networks, noise, replay sampling) and of the env.
       warmup_steps: untimed env steps before (>= 1).
@@ -67,7 +67,7 @@ def sb3_td3_steps_per_second(
     Raises:
       ModuleNotFoundError: stable-baselines3 or torch is missing (see :func:`sb3_missing_message`).
     """
-    from agents.mujoco_jacobians import ENV_IDS, make_env
+    from agents.mujoco_fd import ENV_IDS, make_env
 
     if env_id not in ENV_IDS:
         raise ValueError(f"env_id must be one of {', '.join(ENV_IDS)}; got {env_id!r}")

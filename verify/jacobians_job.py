@@ -10,7 +10,8 @@ from verify.usage import UsageError
 
 
 def run_jacobians(*, env_id: str, steps: int, seed: int, eps: float, as_json: bool) -> int:
-    from agents.mujoco_jacobians import ENV_IDS, kappa_along_rollout
+    from agents.mujoco_fd import ENV_IDS
+    from agents.mujoco_kappa import kappa_along_rollout
 
     if env_id not in ENV_IDS:
         raise UsageError(

@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from agents.mujoco_jacobians import (
+from agents.mujoco_fd import (
     ENV_IDS,
     central_steps,
     env_step_jacobians,

@@ -6,18 +6,16 @@ import mujoco
 import numpy as np
 import pytest
 
-from agents.mujoco_jacobians import (
+from agents.mujoco_fd import (
     ENV_IDS,
-    RandomLinearPolicy,
     env_step_jacobians,
-    kappa_along_rollout,
     make_env,
     physics_state,
-    random_linear_policy,
     state_tangent_map,
     step_jacobians,
     transition_fd_reference,
 )
+from agents.mujoco_kappa import RandomLinearPolicy, kappa_along_rollout, random_linear_policy
 
 # mjd_transitionFD and step_jacobians run the same central difference (step 1e-6, same
 # tangent convention) on the same map, so they differ only by floating-point evaluation

@@ -15,7 +15,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from agents.mujoco_jacobians import env_step_jacobians, make_env
+from agents.mujoco_fd import env_step_jacobians, make_env
 from agents.mujoco_rewards import (
     EXACT_REWARD_ENV_IDS,
     REWARD_ENV_IDS,
