@@ -21,6 +21,33 @@ are fitted to that target law with the critic loss:
 - ``mmd-nograd``: MMD² of the returns only (no gradient information; the targets' gradients
   are then not computed).
 
+**Operator** (``operator``, docs/math.md#operator). ``incomplete`` (the default, [DS]'s):
+samples are ``(Z, ∇_a Z)`` and targets ``(y, ∇_a y)``. ``complete``: samples
+``(Z, ∇_s Z, ∇_a Z)`` and targets ``(y, ∇_s y, ∇_a y)``, the complete Sobolev backup, with
+
+    ∇_s y = ∂_s r̂ + γ (1 − d) F̂_sᵀ (∇_s' Z̄ + Π̄'ᵀ ∇_a' Z̄),   F̂_s = ∂ŝ'/∂s,
+
+through the model (``sobolev_target(complete=True)``); every critic loss then fits the
+``1 + n + m`` columns (``huber-sobolev``: the norm of the whole gradient gap). Both use the
+target critic's ``∇_s' Z̄`` inside the chain rule; the complete operator also *trains* ``∇_s Z``
+on it. ``mmd-nograd`` has no gradients, so it accepts ``incomplete`` only. Whether the
+complete operator helps is open ([DS] trains the incomplete one).
+
+**World-model normalisation** (``model_normalisation``). ``running`` (the default): before
+each model step the minibatch is merged into count-weighted running moments of the model's
+inputs ``(s, a)`` and targets ``(s' − s, r)`` (``agents.world_models.update_normalisation``,
+stored as the third entry of ``state.extra``), and the model standardises by them. Why
+running moments over all minibatches rather than statistics frozen after K updates: they are
+exactly the moments of everything the model was trained on, they need no K, and both loops
+(host and device) get them from the pure ``update`` with no loop change; their change per
+update shrinks as ``B / count`` (after 1 000 updates of 256 a new minibatch moves them by
+0.1 % of its deviation), so the model's input scale settles early and later drift of the
+replay data (a better policy visits new states) still enters, with a weight that falls over
+time. ``none``: identity statistics (raw units), what DSDPG computed before this option.
+The model reads raw Hopper velocities of order 10 and rewards of order 1 side by side; with
+``none`` its initial prior and decoder see inputs far off the unit scale their
+initialisation assumes (the measured effect: ``verify/world_model_error.py``).
+
 The actor ascends ``mean_m Z_1(s, π(s), ξ_m)``; the world model (``cvae`` or ``flow``,
 :mod:`agents.world_models`) takes one ELBO / likelihood step on each replay minibatch before
 the critic step; target networks and the delayed actor update are TD3's
@@ -52,7 +79,7 @@ from agents.common import (
 from agents.networks import mlp_apply, mlp_init
 from agents.td3 import deterministic_agent
 from agents.training import Agent, EnvInfo, hyperparameters
-from agents.world_models import make_world_model
+from agents.world_models import init_moments, make_world_model, update_normalisation
 from sobolev_core import (
     huber_sobolev_loss,
     kernel_from_spec,
@@ -71,11 +98,14 @@ __all__ = [
     "make_parts",
     "pooled_targets",
     "z_sample",
+    "z_sample_complete",
     "z_value",
 ]
 
 CRITIC_LOSSES = ("msmmd", "mmd", "huber-sobolev", "mmd-nograd")
 WORLD_MODELS = ("cvae", "flow")
+MODEL_NORMALISATIONS = ("running", "none")
+OPERATORS = ("incomplete", "complete")
 
 
 @dataclass(frozen=True)
@@ -106,6 +136,8 @@ class DSDPGConfig:
     search_candidates: int = 16
     search_restarts: int = 1
     search_steps: int = 10
+    model_normalisation: str = "running"
+    operator: str = "incomplete"
 
     def check(self) -> None:
         from agents.options import check_fields
@@ -118,6 +150,20 @@ class DSDPGConfig:
         if self.world_model not in WORLD_MODELS:
             raise ValueError(
                 f"world_model {self.world_model!r} is unknown; accepted: {', '.join(WORLD_MODELS)}"
+            )
+        if self.model_normalisation not in MODEL_NORMALISATIONS:
+            raise ValueError(
+                f"model_normalisation {self.model_normalisation!r} is unknown; accepted: "
+                f"{', '.join(MODEL_NORMALISATIONS)}"
+            )
+        if self.operator not in OPERATORS:
+            raise ValueError(
+                f"operator {self.operator!r} is unknown; accepted: {', '.join(OPERATORS)}"
+            )
+        if self.operator == "complete" and self.critic_loss == "mmd-nograd":
+            raise ValueError(
+                "operator 'complete' adds state gradients to the critic's samples, but "
+                "critic_loss 'mmd-nograd' fits returns only; use operator 'incomplete' with it"
             )
         if not (0.0 <= self.truncate < 1.0):
             raise ValueError(f"truncate must be a fraction in [0, 1); got {self.truncate!r}")
@@ -141,13 +187,22 @@ def z_sample(params, obs, action, xi):
     return jnp.concatenate([value[None], grad_action])
 
 
+def z_sample_complete(params, obs, action, xi):
+    """``(Z, ∇_s Z, ∇_a Z)`` at ``(s, a, ξ)`` as one vector of size ``1 + n + m``."""
+    value, (grad_state, grad_action) = jax.value_and_grad(z_value, argnums=(1, 2))(
+        params, obs, action, xi
+    )
+    return jnp.concatenate([value[None], grad_state, grad_action])
+
+
 def pooled_targets(hyper: DSDPGConfig, actor, model, state: ActorCriticState, transition, key):
     """Both target critics' ``N`` samples ``(y, ∇_a y)`` of one transition, ``(2N, 1 + m)``.
 
     ``y_ij = r̂_j + γ (1 − d) Z̄_i(ŝ'_j, π̄(ŝ'_j), ξ'_j)`` with ``(ŝ'_j, r̂_j)`` the world model's
     sample for key ``j`` and ``∇_a y_ij`` its pathwise derivative (``sobolev_target``); with
-    ``critic_loss = "mmd-nograd"`` only ``y`` (shape ``(2N, 1)``). ``transition`` holds
-    ``obs``, ``action`` and ``terminated`` of one example.
+    ``critic_loss = "mmd-nograd"`` only ``y`` (shape ``(2N, 1)``); with ``operator =
+    "complete"`` also ``∇_s y`` (shape ``(2N, 1 + n + m)``, columns ``(y, ∇_s y, ∇_a y)``).
+    ``transition`` holds ``obs``, ``action`` and ``terminated`` of one example.
     """
     n, k = hyper.n_target_samples, hyper.xi_dim
     model_params = jax.lax.stop_gradient(state.extra[0])
@@ -181,7 +236,7 @@ def pooled_targets(hyper: DSDPGConfig, actor, model, state: ActorCriticState, tr
             xi,
             transition["terminated"],
             hyper.gamma,
-            complete=False,
+            complete=hyper.operator == "complete",
         )
         return target.as_vector()
 
@@ -205,7 +260,8 @@ class DSDPGParts(NamedTuple):
         mean fit loss to ``targets``; the keys draw the critics' noises ``ξ`` and the
         direction searches' candidates.
       predicted: ``(critic_params, obs, action, xis) -> (M, 1 + m)``, one critic's samples
-        ``(Z, ∇_a Z)`` of one transition (``(M, 1)`` for ``mmd-nograd``).
+        ``(Z, ∇_a Z)`` of one transition (``(M, 1)`` for ``mmd-nograd``, ``(M, 1 + n + m)``
+        ``(Z, ∇_s Z, ∇_a Z)`` for ``operator = "complete"``).
       fit_loss: ``(pred, target, key) -> scalar``, the critic loss of one transition.
       critic_loss: ``(critic, state, minibatch, key) -> (loss, aux)``, targets then fit.
       actor_value: ``(critic, obs, action, key) -> scalar``, ``mean_m Z_1(s, a, ξ_m)``.
@@ -236,8 +292,20 @@ def make_parts(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> DSDPGPar
     with_gradients = hyper.critic_loss != "mmd-nograd"
     m, k = hyper.n_critic_samples, hyper.xi_dim
 
+    running = hyper.model_normalisation == "running"
+    sample_fn = z_sample_complete if hyper.operator == "complete" else z_sample
+
     def model_update(state: ActorCriticState, minibatch, key):
-        model_params, model_opt = state.extra
+        model_params, model_opt = state.extra[:2]
+        if running:  # merge this minibatch into the running moments, then normalise by them
+            model_params, moments = update_normalisation(
+                model_params,
+                state.extra[2],
+                minibatch["obs"],
+                minibatch["action"],
+                minibatch["next_obs"],
+                minibatch["reward"],
+            )
         keys = jax.random.split(key, minibatch["obs"].shape[0])
 
         def loss(params):
@@ -253,7 +321,8 @@ def make_parts(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> DSDPGPar
 
         value, grads = jax.value_and_grad(loss)(model_params)
         updates, model_opt = model_optimizer.update(grads, model_opt, model_params)
-        return (optax.apply_updates(model_params, updates), model_opt), {"model": value}
+        extra = (optax.apply_updates(model_params, updates), model_opt)
+        return (*extra, moments) if running else extra, {"model": value}
 
     def target_law(state: ActorCriticState, transition, key):
         """The pooled, truncated ``(y, ∇_a y)`` samples of one transition: ``(K, 1 + m)``."""
@@ -291,7 +360,7 @@ def make_parts(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> DSDPGPar
 
     def predicted(critic_params, obs, action, xis):
         if with_gradients:
-            return jax.vmap(z_sample, in_axes=(None, None, None, 0))(
+            return jax.vmap(sample_fn, in_axes=(None, None, None, 0))(
                 critic_params, obs, action, xis
             )
         return jax.vmap(z_value, in_axes=(None, None, None, 0))(critic_params, obs, action, xis)[
@@ -353,6 +422,9 @@ def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
             critic_key, (info.obs_dim + info.action_dim + k, *hyper.hidden, 1)
         )
         model_params = model.init(model_key)
+        extra = (model_params, model_optimizer.init(model_params))
+        if hyper.model_normalisation == "running":
+            extra = (*extra, init_moments(model_params))
         return ActorCriticState(
             actor=actor_params,
             actor_target=actor_params,
@@ -361,7 +433,7 @@ def make_agent(info: EnvInfo, options: dict, *, algo: str = "dsdpg") -> Agent:
             actor_opt=actor_optimizer.init(actor_params),
             critic_opt=critic_optimizer.init(critic),
             step=jnp.zeros((), jnp.int32),
-            extra=(model_params, model_optimizer.init(model_params)),
+            extra=extra,
         )
 
     return deterministic_agent(

@@ -34,7 +34,9 @@ MAGE and PETS/MBPO do; a delta is small and near zero-mean, so an untrained mode
   variables, ``log p(x) = log N(u; 0, I) − Σ_k Σ (1 − m) ⊙ ℓ_k − Σ log σ(c) − Σ log s_x``.
 
 Normalisation: ``params["stats"]`` holds the input mean/std of ``(s, a)`` and the target
-mean/std of ``x`` (identity at init; set them from data with :func:`set_normalisation`). They
+mean/std of ``x`` (identity at init; set them from one batch with :func:`set_normalisation`,
+or keep them up to date inside a jitted training step with :func:`update_normalisation`,
+which merges every minibatch into count-weighted running moments, :class:`Moments`). They
 enter every function through ``lax.stop_gradient``, so their gradient is exactly zero and
 Adam leaves them untouched (mask them out of optimisers with weight decay). Log-densities and
 losses are in raw units (the ``−Σ log s_x`` Jacobian term is included), so losses of two
@@ -79,6 +81,7 @@ from agents.networks import activation, mlp_apply, mlp_init
 __all__ = [
     "CVAEConfig",
     "FlowConfig",
+    "Moments",
     "WorldModel",
     "cvae_init",
     "cvae_loss",
@@ -89,8 +92,10 @@ __all__ = [
     "flow_sample",
     "flow_transform",
     "gaussian_kl",
+    "init_moments",
     "make_world_model",
     "set_normalisation",
+    "update_normalisation",
 ]
 
 KINDS = ("cvae", "flow")
@@ -354,6 +359,101 @@ def set_normalisation(
     }
     new_stats = {name: value.astype(stats[name].dtype) for name, value in new_stats.items()}
     return {**params, "stats": new_stats}
+
+
+class Moments(NamedTuple):
+    """Count-weighted running moments of the inputs ``(s, a)`` and targets ``x = (s' − s, r)``.
+
+    ``count`` (scalar) transitions seen; per-coordinate ``input_mean``, ``input_var``
+    (``(obs_dim + action_dim,)``), ``target_mean``, ``target_var`` (``(obs_dim + 1,)``): the
+    mean and the population variance (divisor ``count``) of every transition merged so far.
+    """
+
+    count: jax.Array
+    input_mean: jax.Array
+    input_var: jax.Array
+    target_mean: jax.Array
+    target_var: jax.Array
+
+
+def init_moments(params: Params) -> Moments:
+    """No transition seen yet: ``count = 0``, zero means and variances (stats' shapes, dtype)."""
+    stats = params["stats"]
+    zeros_in, zeros_x = jnp.zeros_like(stats["input_mean"]), jnp.zeros_like(stats["target_mean"])
+    return Moments(jnp.zeros((), zeros_in.dtype), zeros_in, zeros_in, zeros_x, zeros_x)
+
+
+def _merge(count, mean, var, batch: jax.Array):
+    """Chan et al.'s pairwise merge of ``(count, mean, var)`` with a batch ``(b, d)``.
+
+        n = n_a + n_b,  δ = m_b − m_a,  m = m_a + (n_b/n) δ,
+        v = v_a + (n_b/n)(v_b − v_a) + (n_a n_b / n²) δ²
+
+    written with the weights ``n_b/n`` and ``n_a/n`` rather than sums of squares, so float32
+    keeps its relative precision however many transitions were merged.
+    """
+    n_b = jnp.asarray(batch.shape[0], count.dtype)
+    total = count + n_b
+    share = n_b / total
+    batch_mean = jnp.mean(batch, axis=0)
+    batch_var = jnp.mean((batch - batch_mean) ** 2, axis=0)
+    delta = batch_mean - mean
+    new_mean = mean + share * delta
+    new_var = var + share * (batch_var - var) + share * (count / total) * delta**2
+    return total, new_mean, new_var
+
+
+def _std_from_var(var: jax.Array) -> jax.Array:
+    spread = jnp.sqrt(var)
+    return jnp.where(spread < _STD_FLOOR, 1.0, spread)
+
+
+def update_normalisation(
+    params: Params,
+    moments: Moments,
+    states: jax.Array,
+    actions: jax.Array,
+    next_states: jax.Array,
+    rewards: jax.Array,
+) -> tuple[Params, Moments]:
+    """Merge a batch into the running ``moments`` and set ``params["stats"]`` from them.
+
+    After batches ``B_1 … B_t`` the stats are the per-coordinate mean and population std of
+    their union ``B_1 ∪ … ∪ B_t`` (repeats counted), with the rule of
+    :func:`set_normalisation` for a std below 1e-6 (std := 1); after one batch they equal
+    ``set_normalisation`` of it. Pure and jit-able (a training step calls it on each
+    minibatch). Shapes as in :func:`set_normalisation`; ``moments`` from :func:`init_moments`.
+    """
+    where = "update_normalisation"
+    stats = params["stats"]
+    n_in, x_dim = stats["input_mean"].shape[0], stats["target_mean"].shape[0]
+    obs_dim = x_dim - 1
+    states = jnp.asarray(states)
+    n = states.shape[0] if states.ndim == 2 else -1
+    states = _example(where, "states", states, (n, obs_dim))
+    actions = _example(where, "actions", actions, (n, n_in - obs_dim))
+    next_states = _example(where, "next_states", next_states, (n, obs_dim))
+    rewards = _example(where, "rewards", rewards, (n,))
+    if n < 1:
+        raise ValueError(f"{where}: need at least one transition; got {n}")
+    dtype = moments.input_mean.dtype
+    inputs = jnp.concatenate([states, actions], axis=1).astype(dtype)
+    targets = jnp.concatenate([next_states - states, rewards[:, None]], axis=1).astype(dtype)
+    count, input_mean, input_var = _merge(
+        moments.count, moments.input_mean, moments.input_var, inputs
+    )
+    _, target_mean, target_var = _merge(
+        moments.count, moments.target_mean, moments.target_var, targets
+    )
+    moments = Moments(count, input_mean, input_var, target_mean, target_var)
+    new_stats = {
+        "input_mean": input_mean,
+        "input_std": _std_from_var(input_var),
+        "target_mean": target_mean,
+        "target_std": _std_from_var(target_var),
+    }
+    new_stats = {name: value.astype(stats[name].dtype) for name, value in new_stats.items()}
+    return {**params, "stats": new_stats}, moments
 
 
 def _check_transition(where: str, config: Config, state, action, next_state=None, reward=None):
