@@ -21,9 +21,10 @@ import json
 import numpy as np
 import pytest
 
-from tests.agents.make_dsdpg_golden import FIXTURE, compute
+from tests.agents.make_dsdpg_golden import FIXTURE, RUNNING_FIXTURE, compute
 
 GOLDEN = json.loads(FIXTURE.read_text())["cases"]
+RUNNING_GOLDEN = json.loads(RUNNING_FIXTURE.read_text())["cases"]
 LOSS_RTOL = 1e-5  # ~100 float32 eps, see the module docstring
 LOSS_ATOL = 1e-6  # for losses near zero (e.g. an MMD² of nearly equal laws)
 CHECKSUM_RTOL = 1e-5  # relative to Σ |x|, see the module docstring
@@ -45,7 +46,27 @@ def _params(name: str):
 
 @pytest.mark.parametrize("name", [_params(name) for name in GOLDEN])
 def test_update_matches_the_golden_fixture(name):
-    golden = GOLDEN[name]
+    _check(GOLDEN[name])
+
+
+# The new defaults (running normalisation; the complete operator): one case by default, the
+# Hopper-shaped running cases with -m heavy. What they compute is checked against
+# references from the equations in test_dsdpg_options.py; this pins it against drift.
+RUNNING_DEFAULT = ("point-mass:4/msmmd/cvae/running/complete",)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, id=name, marks=[] if name in RUNNING_DEFAULT else [pytest.mark.heavy])
+        for name in RUNNING_GOLDEN
+    ],
+)
+def test_running_normalisation_update_matches_its_golden_fixture(name):
+    _check(RUNNING_GOLDEN[name])
+
+
+def _check(golden: dict) -> None:
     updates = compute(golden)
     assert len(updates) == len(golden["updates"])
     for index, (got, want) in enumerate(zip(updates, golden["updates"], strict=True)):
