@@ -21,7 +21,6 @@ milliseconds are printed too, for context).
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -389,12 +388,20 @@ def run_bench(args) -> int:
     if args.batch < 1 or args.repeats < 1:
         raise UsageError(f"{_PREFIX} --batch and --repeats must be >= 1")
     from agents.envs import check_env_id
+    from agents.files import FolderNotWritable, writable_folder, write_json
     from verify.records import library_versions
 
     try:
         check_env_id(args.env)
     except ValueError as error:
         raise UsageError(f"{_PREFIX} {error}") from None
+    out = Path(args.out)
+    if out.is_dir():
+        raise UsageError(f"{_PREFIX} --out {args.out!r} is a folder; give the JSON file to write")
+    try:  # before minutes of benchmarks, not after
+        writable_folder(out.parent)
+    except FolderNotWritable as error:  # "cannot write to '<path>': <reason>"
+        raise UsageError(f"{_PREFIX} {str(error).replace('to ', 'to --out ', 1)}") from None
     result: dict = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "versions": library_versions(),
@@ -483,6 +490,6 @@ def run_bench(args) -> int:
         seconds = _timed_command([sys.executable, "-m", "pytest", "-q", "-x"])
         result["tests_seconds"] = seconds
         print(f"default test run: {seconds:.1f} s")
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    write_json(out, result, sort_keys=False)
     print(f"saved {args.out}")
     return 0

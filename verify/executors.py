@@ -13,17 +13,17 @@ from the returned dict, the moment each run finishes:
     OUT/runs/<key>.json         {"key", "settings", "result", "seconds", "host", "fingerprint"}
     OUT/runs/<key>.error.json   {"key", "settings", "error", "traceback", "host"}  (a crash)
 
-Both are written atomically (a temporary file, then ``os.replace``), so a file that exists is
-complete. A rerun with the same ``OUT`` reuses every ``<key>.json`` whose ``fingerprint``
-matches (pass a hash of the code that trains, so a result from before a code change is run
-again, not reused) and runs only the rest, crashed runs included (a crash may be transient;
-the retry's success deletes the error file). A crash never stops the sweep;
-``KeyboardInterrupt`` does, after the runs already finished are on disk: rerun the same
-command to continue. **SIGTERM** to the driver does the same: while :func:`run_tasks` runs
-(in the main thread) it raises :class:`Terminated` (a ``KeyboardInterrupt``), the worker
-processes are ended at once (they never saw the signal, unlike a terminal's Ctrl-C, which
-reaches the whole process group) and the runs they had in flight are lost, neither results
-nor crashes; the finished runs stay on disk.
+Both are written atomically (:func:`agents.files.write_json`: a temporary file, then a rename),
+so a file that exists is complete. A rerun with the same ``OUT`` reuses every ``<key>.json``
+whose ``fingerprint`` matches (pass a hash of the code that trains, so a result from before a
+code change is run again, not reused) and runs only the rest, crashed runs included (a crash
+may be transient; the retry's success deletes the error file). A crash never stops the sweep;
+``KeyboardInterrupt`` does, after the runs already finished are on disk: rerun the same command
+to continue. **SIGTERM** to the driver does the same: while :func:`run_tasks` runs (in the main
+thread) it raises :class:`Terminated` (a ``KeyboardInterrupt``), the worker processes are ended
+at once (they never saw the signal, unlike a terminal's Ctrl-C, which reaches the whole process
+group) and the runs they had in flight are lost, neither results nor crashes; the finished runs
+stay on disk.
 
 Executors:
 
@@ -54,7 +54,6 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
-import os
 import platform
 import signal
 import sys
@@ -68,6 +67,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from agents.files import write_json
 from verify.suites import run_key
 
 __all__ = ["EXECUTORS", "Batching", "RunOutcome", "Terminated", "result_path", "run_tasks"]
@@ -150,14 +150,6 @@ def result_path(out: str | Path, key: str) -> Path:
 
 def _error_path(out: str | Path, key: str) -> Path:
     return Path(out) / "runs" / f"{key}.error.json"
-
-
-def _write_json(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write ``payload`` as JSON atomically: a temporary file in the same folder, then rename."""
-    text = json.dumps(payload, indent=1, sort_keys=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 def _execute(run_fn: RunFn, settings: dict, out_dir: str) -> dict[str, Any]:
@@ -418,7 +410,7 @@ def run_tasks(
         number = sum(o.status != "reused" for o in outcomes.values()) + 1
         prefix = f"[{number}/{count}]"
         if payload["ok"]:
-            _write_json(
+            write_json(
                 result_path(out, key),
                 dict(
                     key=key,
@@ -428,6 +420,7 @@ def run_tasks(
                     host=payload["host"],
                     fingerprint=fingerprint,
                 ),
+                indent=1,
             )
             _error_path(out, key).unlink(missing_ok=True)
             outcomes[key] = RunOutcome(
@@ -438,7 +431,7 @@ def run_tasks(
             log(f"{prefix} done {_describe(settings)}{shown}  {payload['seconds']:.1f} s")
         else:
             error_file = _error_path(out, key)
-            _write_json(
+            write_json(
                 error_file,
                 dict(
                     key=key,
@@ -447,6 +440,7 @@ def run_tasks(
                     traceback=payload["traceback"],
                     host=payload["host"],
                 ),
+                indent=1,
             )
             outcomes[key] = RunOutcome(
                 key, settings, "crashed", None, payload["error"], payload["seconds"]

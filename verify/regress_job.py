@@ -45,6 +45,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from agents.files import FolderNotWritable, writable_folder, write_json
 from verify.suites import SUITES, cell_key, cell_name, suite_tasks
 from verify.usage import UsageError
 
@@ -184,9 +185,7 @@ def _write_references(path: Path, suite: str, cells: dict, fingerprint: str) -> 
         },
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
-    os.replace(temporary, path)
+    write_json(path, document, indent=1)
 
 
 def code_fingerprint(run_fn) -> str:
@@ -226,18 +225,6 @@ def _check_usage(suite, jobs, executor, ray_address, seed_boot) -> None:
         raise UsageError(f"--ray-address {ray_address!r} needs --executor ray (got {executor!r})")
     if isinstance(seed_boot, bool) or not isinstance(seed_boot, int) or seed_boot < 0:
         raise UsageError(f"--seed-boot must be an integer >= 0; got {seed_boot!r}")
-
-
-def _writable_folder(out: str | None) -> Path:
-    folder = Path(out or DEFAULT_OUT)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise UsageError(f"cannot write to --out {str(folder)!r}: {error.strerror}") from None
-    return folder
 
 
 def _trainer(run_fn):
@@ -435,7 +422,10 @@ def _regress(
             previous = _load_references(reference_path, cells, suite)
         except UsageError:
             previous = None  # being replaced anyway
-    folder = _writable_folder(out)
+    try:
+        folder = writable_folder(out or DEFAULT_OUT)
+    except FolderNotWritable as error:  # "cannot write to '<path>': <reason>"
+        raise UsageError(str(error).replace("to ", "to --out ", 1)) from None
     trainer = _trainer(run_fn)
     fingerprint = code_fingerprint(trainer[0])
     start = time.perf_counter()

@@ -222,3 +222,28 @@ def test_a_failing_kernel_without_hypothesis_still_gets_its_verdict(tmp_path):
     assert done.returncode == 1, done.stderr  # the kernel fails validation, as it should
     assert "verdict: FAIL" in done.stdout and "Traceback" not in done.stderr
     assert "no shrunk counterexample" in done.stdout and "sobolev-verify[test]" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["regress", "smoke"],
+        ["train", "--algo", "td3", "--env", "point-mass:1", "--option", "start_steps=10"],
+        ["bench", "--only", "fd"],
+    ],
+)
+def test_an_out_that_cannot_be_written_is_one_line_naming_the_option(command, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    # bench writes one JSON file, so its folder is checked; the others write a folder
+    out = blocker / "sub" / ("b.json" if command[0] == "bench" else "")
+    assert main([*command, "--out", str(out)]) == 2
+    err = _one_line(capsys.readouterr().err)
+    assert f"cannot write to --out '{blocker / 'sub'}'" in err, err
+    assert blocker.read_text() == "x"  # nothing ran, nothing was written
+
+
+def test_bench_refuses_a_folder_as_out(tmp_path, capsys):
+    assert main(["bench", "--only", "fd", "--out", str(tmp_path)]) == 2
+    err = _one_line(capsys.readouterr().err)
+    assert f"--out {str(tmp_path)!r} is a folder; give the JSON file to write" in err
