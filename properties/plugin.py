@@ -19,6 +19,8 @@ import sys
 import pytest
 
 DEFAULT_KERNEL = "multiquadric:h=100"
+# The sobolev_core.Kernel parsed from --sobolev-kernel, once, in pytest_configure.
+_KERNEL = pytest.StashKey[object]()
 
 
 def pytest_addoption(parser):
@@ -51,7 +53,7 @@ def pytest_configure(config):
             sys.path.insert(0, os.getcwd())
 
         try:
-            kernel_from_spec(spec)
+            config.stash[_KERNEL] = kernel_from_spec(spec)
         except ValueError as error:
             raise pytest.UsageError(f"--sobolev-kernel: {error}") from None
     if config.getoption("hypothesis_profile", default=None):
@@ -64,7 +66,13 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def sobolev_kernel(request):
-    """The kernel named by ``--sobolev-kernel`` (a ``sobolev_core.Kernel``)."""
+    """The kernel named by ``--sobolev-kernel`` (a ``sobolev_core.Kernel``), parsed at configure.
+
+    Without the option, :data:`DEFAULT_KERNEL` (parsed here, so that a run that never uses the
+    battery does not import ``sobolev_core``).
+    """
+    if _KERNEL in request.config.stash:
+        return request.config.stash[_KERNEL]
     from sobolev_core import kernel_from_spec
 
-    return kernel_from_spec(request.config.getoption("sobolev_kernel") or DEFAULT_KERNEL)
+    return kernel_from_spec(DEFAULT_KERNEL)
