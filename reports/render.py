@@ -26,10 +26,13 @@ from reports.claim_text import C4_TEXT, CLAIM_TEXT, CONTROL_TEXT, SECTION_ORDER,
 
 __all__ = ["fmt", "load_records_json", "render_report"]
 
-VERDICTS = ("holds", "fails", "detected", "missed")
+THEOREM_VERDICTS = ("holds", "fails", "detected", "missed")
+# an empirical claim's three states (supported / contradicted / inconclusive)
+EMPIRICAL_VERDICTS = ("supported", "contradicted", "inconclusive")
+VERDICTS = (*THEOREM_VERDICTS, *EMPIRICAL_VERDICTS)
 # expected outcome -> the verdicts a record with that expectation may carry
-VERDICTS_FOR = {"holds": ("holds", "fails"), "fails": ("detected", "missed")}
-FAILING = ("fails", "missed")
+VERDICTS_FOR = {"holds": ("holds", "fails", *EMPIRICAL_VERDICTS), "fails": ("detected", "missed")}
+FAILING = ("fails", "missed", "contradicted")
 REQUIRED = ("claim", "case", "measured", "bound", "verdict")
 PLOT_NAMES = ("ratios", "gamma_sweep", "kappa", "kernels", "learning_curves")
 KAPPA_GAMMA = 0.99  # the discount of the ‖L‖ = 1/γ line in kappa.png
@@ -50,11 +53,13 @@ th { background: #f2f2f2; }
 td.num { text-align: right; font-family: ui-monospace, monospace; white-space: nowrap; }
 td.derived { text-align: right; font-family: ui-monospace, monospace; }
 td.verdict { font-weight: bold; text-align: center; }
-td.holds, td.detected { background: #d8f3dc; color: #1b4332; }
-td.fails, td.missed { background: #ffd6d6; color: #7f1d1d; }
+td.holds, td.detected, td.supported { background: #d8f3dc; color: #1b4332; }
+td.fails, td.missed, td.contradicted { background: #ffd6d6; color: #7f1d1d; }
+td.inconclusive { background: #fff1c2; color: #6b4e00; }
 p.status { font-size: 1.3em; font-weight: bold; padding: 0.4em 0.8em; display: inline-block; }
 p.pass { background: #d8f3dc; color: #1b4332; }
 p.fail { background: #ffd6d6; color: #7f1d1d; }
+p.inconclusive { background: #fff1c2; color: #6b4e00; }
 p.versions { color: #555; font-size: 0.85em; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
@@ -280,8 +285,8 @@ def _note(record: Mapping) -> str:
     parts = [
         details[key] for key in ("note", "statistic", "oracle") if isinstance(details.get(key), str)
     ]
-    if isinstance(details.get("outcome"), str):
-        parts.append(f"outcome: {details['outcome']}")
+    if isinstance(details.get("outcome"), str) and details["outcome"] != record["verdict"]:
+        parts.append(f"outcome: {details['outcome']}")  # older records: verdict holds/fails
     return "; ".join(parts)
 
 
@@ -304,6 +309,27 @@ def _failures(records: list[dict], indices: list[int]) -> list:
     return lines
 
 
+def _case_counts(chosen: list[dict]) -> str:
+    """ "3 of 4 cases hold." and, for empirical claims, how many are supported, contradicted
+    and inconclusive."""
+    held = sum(r["verdict"] == "holds" for r in chosen)
+    text = f"{fmt(held)} of {fmt(len(chosen))} cases hold"
+    if any(r["verdict"] in EMPIRICAL_VERDICTS for r in chosen):
+        counts = ", ".join(
+            f"{fmt(sum(r['verdict'] == v for r in chosen))} {v}" for v in EMPIRICAL_VERDICTS
+        )
+        text = f"{fmt(len(chosen))} cases: {fmt(held)} hold; of the empirical ones {counts}"
+    return text + "."
+
+
+def report_status(records: list[dict]) -> str:
+    """``FAIL`` when any verdict fails (fails, missed, contradicted), else ``INCONCLUSIVE``
+    when any is inconclusive, else ``PASS``."""
+    if any(r["verdict"] in FAILING for r in records):
+        return "FAIL"
+    return "INCONCLUSIVE" if any(r["verdict"] == "inconclusive" for r in records) else "PASS"
+
+
 def _claim_section(records: list[dict], key: str, indices: list[int]) -> list:
     text = CLAIM_TEXT.get(key) or ClaimText(
         f"{key} — claim without a description in reports/claim_text.py",
@@ -313,8 +339,7 @@ def _claim_section(records: list[dict], key: str, indices: list[int]) -> list:
         "the record's bound",
     )
     blocks: list = [_Heading(2, text.heading), *_explain(text)]
-    held = sum(records[i]["verdict"] == "holds" for i in indices)
-    blocks.append(_Paragraph(f"{fmt(held)} of {fmt(len(indices))} cases hold."))
+    blocks.append(_Paragraph(_case_counts([records[i] for i in indices])))
     third = "γ_max" if text.kind == "kappa" else "margin 1 − measured/bound"
     notes = [_note(records[i]) for i in indices]
     header = ("case", "settings", "measured", "bound", third, "verdict")
@@ -484,8 +509,7 @@ def _regress_section(records: list[dict], indices: list[int], heading: bool) -> 
 
 
 def _header_blocks(records: list[dict], title: str, meta: Mapping | None) -> list:
-    failing = sum(r["verdict"] in FAILING for r in records)
-    status = "PASS" if failing == 0 else "FAIL"
+    status = report_status(records)
     blocks: list = [
         _Heading(1, title),
         _Paragraph(f"Overall: {status}", f"status {status.lower()}"),
@@ -531,10 +555,21 @@ def _build_document(
         counts[record["verdict"]] += 1
     blocks = _header_blocks(records, title, meta)
     blocks.append(_Heading(2, "Summary"))
+    shown = THEOREM_VERDICTS
+    empirical = ""
+    if any(r["verdict"] in EMPIRICAL_VERDICTS for r in records):
+        shown = VERDICTS
+        empirical = (
+            " An empirical claim is 'supported' when the 95% interval of its statistic lies "
+            "on the claimed side, 'contradicted' when it lies on the other side, and "
+            "'inconclusive' when it contains the null value: neither a pass nor a failure. "
+            "The report is INCONCLUSIVE when nothing failed but some claim is inconclusive."
+        )
     blocks.append(
         _Paragraph(
-            f"{fmt(len(records))} records. The report fails when any claim fails or any "
-            "negative control is missed. Each section states its claim, what 'measured' and "
+            f"{fmt(len(records))} records. The report fails when any claim fails, any "
+            "negative control is missed or any empirical claim is contradicted."
+            f"{empirical} Each section states its claim, what 'measured' and "
             "'bound' are for it, and the margin 1 − measured/bound (the share of the bound "
             "left unused; negative when the bound is exceeded). The mathematics is in "
             "docs/claims.md of the sobolev-verify repository."
@@ -543,7 +578,7 @@ def _build_document(
     blocks.append(
         _Table(
             ("verdict", "records"),
-            [[_verdict_cell(v), _Cell(fmt(counts[v]), {"class": "num"})] for v in VERDICTS],
+            [[_verdict_cell(v), _Cell(fmt(counts[v]), {"class": "num"})] for v in shown],
         )
     )
     sections: dict[str, list[int]] = {}
@@ -670,6 +705,7 @@ def _plot_ratios(records: list[dict], path: Path) -> bool:
         # κ and kernels are plotted on their own; C5's tolerances (1e-8 on an error of
         # 1e-15) would squash the contraction ratios into a corner
         and r["claim"] not in ("kappa-mujoco", "kernel", "C5", "regress")
+        and r["verdict"] not in EMPIRICAL_VERDICTS  # intervals, not a measured-vs-bound check
         and math.isfinite(r["measured"])
         and math.isfinite(r["bound"])
     ]
@@ -928,7 +964,8 @@ def render_report(
 
     ``records`` are plain dicts (as ``records.json`` holds them); ``meta`` is shown under the
     title (e.g. budget, seed, run time). The overall status is FAIL when any verdict is
-    ``fails`` or ``missed``. Plots whose records are absent are skipped (and a stale copy
+    ``fails``, ``missed`` or ``contradicted``, else INCONCLUSIVE when any is
+    ``inconclusive``, else PASS. Plots whose records are absent are skipped (and a stale copy
     from an earlier run is removed). Returns ``{relative path: absolute path}`` of every file
     written, e.g. ``{"report.md": ..., "index.html": ..., "plots/ratios.png": ...}``.
 

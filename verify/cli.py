@@ -1,9 +1,12 @@
 """The ``sobolev-verify`` command line (also ``python -m verify``).
 
-Exit status (also in ``--help``): 0 success; 1 a claim failed, a cell regressed or a run
+Exit status (also in ``--help``): 0 success; 1 a claim failed (a theorem check fails, a
+negative control is missed or an empirical claim is contradicted), a cell regressed or a run
 crashed or diverged; 2 bad usage or a missing optional extra (one line on stderr); 3 an
-internal error (one line; ``SOBOLEV_VERIFY_DEBUG=1`` shows the traceback); 130 interrupted
-(Ctrl-C); 143 terminated (SIGTERM). Finished work is kept on disk after 130 and 143.
+internal error (one line; ``SOBOLEV_VERIFY_DEBUG=1`` shows the traceback); 4 nothing failed
+but an empirical claim is inconclusive (``report``, ``render``, ``fs-claims``); 130
+interrupted (Ctrl-C); 143 terminated (SIGTERM). Finished work is kept on disk after 130 and
+143.
 """
 
 from __future__ import annotations
@@ -19,9 +22,11 @@ from verify.usage import UsageError, missing_extra_message, seed_value
 PROG = "sobolev-verify"
 EXIT_STATUS = """exit status:
   0    success
-  1    a claim failed, a cell regressed, or a run crashed or diverged
+  1    a claim failed (fails, missed or contradicted), a cell regressed, or a run
+       crashed or diverged
   2    bad usage, or a missing optional extra (one line on stderr)
   3    internal error (one line; set SOBOLEV_VERIFY_DEBUG=1 for the traceback)
+  4    nothing failed, but an empirical claim is inconclusive
   130  interrupted (Ctrl-C); 143 terminated (SIGTERM): finished work is kept"""
 DEBUG_VARIABLE = "SOBOLEV_VERIFY_DEBUG"
 
@@ -44,7 +49,15 @@ def _build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser(
         "report", help="run the claim set and write a contraction-coefficient report"
     )
-    report.add_argument("--budget", default="quick", help="quick (default) or full")
+    report.add_argument(
+        "--budget", default="quick", help="testing (seconds), quick (default) or full"
+    )
+    report.add_argument(
+        "--claims",
+        default=None,
+        metavar="NAMES",
+        help="comma-separated claims to run, e.g. C1,C6 (default: every claim but C6)",
+    )
     report.add_argument("--seed", type=seed_value, default=0, help="base seed >= 0 (default 0)")
     report.add_argument("--out", default=None, help="report folder (default sobolev-report)")
     report.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
@@ -84,7 +97,9 @@ def _build_parser() -> argparse.ArgumentParser:
     add_regress_parser(commands)
 
     fs_claims = commands.add_parser(
-        "fs-claims", help="[FS] first-order Sobolev TD claims (C6): targets, LQ, curves, cost"
+        "fs-claims",
+        help="[FS] first-order Sobolev TD claims (C6): targets, LQ, curves, cost; "
+        "the same as report --claims C6",
     )
     fs_claims.add_argument(
         "--budget",
@@ -94,7 +109,7 @@ def _build_parser() -> argparse.ArgumentParser:
     fs_claims.add_argument(
         "--out",
         default="sobolev-fs-claims",
-        help="output folder: fs_claims.json, the report and the training runs "
+        help="output folder: records.json, the report and the training runs "
         "(default sobolev-fs-claims)",
     )
     fs_claims.add_argument("--seed", type=seed_value, default=0, help="seed >= 0 (default 0)")
@@ -169,6 +184,7 @@ def _dispatch(argv: Sequence[str] | None) -> int:
             out=args.out,
             as_json=args.json,
             resume=args.resume,
+            claims=args.claims,
         )
     if args.command == "render":
         from verify.report_job import run_render
@@ -188,22 +204,19 @@ def _dispatch(argv: Sequence[str] | None) -> int:
         from verify.train_job import run_train
 
         return run_train(args)
-    if args.command == "fs-claims":
-        from verify.fs_claims import BUDGETS, run_claims
+    if args.command == "fs-claims":  # an alias: report --claims C6, one line per record
+        from verify.report_job import run_report
 
-        if args.budget not in BUDGETS:
-            raise UsageError(
-                f"{PROG} fs-claims: error: --budget {args.budget!r} is unknown; accepted: "
-                f"{', '.join(BUDGETS)}"
-            )
-        payload = run_claims(args.budget, args.out, args.seed)
-        from reports import render_report
-
-        render_report(payload["records"], args.out, title="[FS] Sobolev-TD claims")
-        for record in payload["records"]:
-            outcome = record["details"].get("outcome", "")
-            print(f"{record['case']}: {record['verdict']} {outcome}".rstrip())
-        return 0
+        return run_report(
+            budget=args.budget,
+            seed=args.seed,
+            out=args.out,
+            as_json=False,
+            claims="C6",
+            title="[FS] Sobolev-TD claims",
+            command="fs-claims",
+            lines=True,
+        )
     if args.command == "bench":
         from verify.bench_job import run_bench
 

@@ -1,4 +1,10 @@
-"""Typed claim records: what every claim runner writes and every report reads."""
+"""Typed claim records: what every claim runner writes and every report reads.
+
+A verdict is one of three kinds: a theorem check ``holds`` or ``fails``; a negative control
+(``expected="fails"``) is ``detected`` or ``missed``; an empirical claim is ``supported``,
+``contradicted`` or ``inconclusive`` (its own state: not a pass, not a failure). Records
+written before the empirical verdicts existed carry only the first two kinds and still load.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,24 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Record", "library_versions", "load_records", "save_records"]
+__all__ = [
+    "EMPIRICAL_VERDICTS",
+    "FAILING",
+    "PASSING",
+    "VERDICTS",
+    "VERDICTS_FOR",
+    "Record",
+    "library_versions",
+    "load_records",
+    "save_records",
+]
 
-VERDICTS = ("holds", "fails", "detected", "missed")
+EMPIRICAL_VERDICTS = ("supported", "contradicted", "inconclusive")
+VERDICTS = ("holds", "fails", "detected", "missed", *EMPIRICAL_VERDICTS)
+# expected outcome -> the verdicts a record with that expectation may carry
+VERDICTS_FOR = {"holds": ("holds", "fails", *EMPIRICAL_VERDICTS), "fails": ("detected", "missed")}
+PASSING = ("holds", "detected", "supported")
+FAILING = ("fails", "missed", "contradicted")
 _LIBRARIES = (
     "sobolev-verify",
     "numpy",
@@ -42,8 +63,11 @@ class Record:
 
     ``measured`` is compared with ``bound`` (for contraction: the worst ratio found and the
     theorem's modulus). ``expected`` is ``"holds"`` for a claim and ``"fails"`` for a
-    negative control; ``verdict`` is ``holds``/``fails`` for claims and ``detected``/``missed``
-    for negative controls, so a report passes when no verdict is ``fails`` or ``missed``.
+    negative control; ``verdict`` is ``holds``/``fails`` for theorem checks,
+    ``detected``/``missed`` for negative controls and ``supported``/``contradicted``/
+    ``inconclusive`` for empirical claims. A report fails when any verdict is ``fails``,
+    ``missed`` or ``contradicted`` (``failed``); otherwise it is inconclusive when any is
+    ``inconclusive``; otherwise it passes (every record ``ok``).
     """
 
     claim: str
@@ -60,14 +84,35 @@ class Record:
     def __post_init__(self):
         if self.verdict not in VERDICTS:
             raise ValueError(f"verdict must be one of {VERDICTS}; got {self.verdict!r}")
+        if self.expected not in VERDICTS_FOR:
+            raise ValueError(f"expected must be holds or fails; got {self.expected!r}")
+        if self.verdict not in VERDICTS_FOR[self.expected]:
+            raise ValueError(
+                f"verdict {self.verdict!r} does not go with expected {self.expected!r} "
+                f"(accepted: {', '.join(VERDICTS_FOR[self.expected])})"
+            )
 
     @property
     def ok(self) -> bool:
-        return self.verdict in ("holds", "detected")
+        """Holds, detected or supported."""
+        return self.verdict in PASSING
+
+    @property
+    def failed(self) -> bool:
+        """Fails, missed or contradicted."""
+        return self.verdict in FAILING
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.verdict == "inconclusive"
 
 
 def save_records(records: list[Record], path: Path) -> None:
-    """Write records as JSON atomically (temporary file, then rename)."""
+    """Write records as JSON atomically (temporary file, then rename); each must be a
+    :class:`Record` (whose construction checked its verdict)."""
+    for index, record in enumerate(records):
+        if not isinstance(record, Record):
+            raise ValueError(f"record {index} is {type(record).__name__}, not a Record")
     path = Path(path)
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(json.dumps([asdict(r) for r in records], indent=2, sort_keys=True))
@@ -110,8 +155,14 @@ def _check_record(item: Any, index: int) -> None:
             raise ValueError(f"{where}: {name} must be {text}; got {value!r:.60}")
     if item["verdict"] not in VERDICTS:
         raise ValueError(f"{where}: verdict must be one of {VERDICTS}; got {item['verdict']!r}")
-    if item.get("expected", "holds") not in ("holds", "fails"):
-        raise ValueError(f"{where}: expected must be holds or fails; got {item['expected']!r}")
+    expected = item.get("expected", "holds")
+    if expected not in VERDICTS_FOR:
+        raise ValueError(f"{where}: expected must be holds or fails; got {expected!r}")
+    if item["verdict"] not in VERDICTS_FOR[expected]:
+        raise ValueError(
+            f"{where}: verdict {item['verdict']!r} does not go with expected {expected!r} "
+            f"(accepted: {', '.join(VERDICTS_FOR[expected])})"
+        )
 
 
 def load_records(path: Path) -> list[Record]:

@@ -4,6 +4,7 @@ re-rendering, and the kernel and jacobians subcommands."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from html.parser import HTMLParser
 from pathlib import Path
@@ -96,22 +97,21 @@ def test_resume_reuses_finished_claims(tmp_path, monkeypatch, capsys):
     calls = []
 
     def counted(claim):
-        def run(budget, seed, versions):
+        def run(settings, seed):
             calls.append(claim.name)
-            return claim.run(budget, seed, versions)
+            return claim.run(settings, seed)
 
-        return claims.Claim(claim.name, claim.title, run)
+        return dataclasses.replace(claim, run=run)
 
     original = claims.CLAIMS
     chosen = [c for c in original if c.name in ("C1-sweep", "C3")]
 
-    def interrupted(budget, seed, versions):
+    def interrupted(settings, seed):
         raise KeyboardInterrupt
 
+    c4 = next(c for c in original if c.name == "C4")
     monkeypatch.setattr(
-        claims,
-        "CLAIMS",
-        (*[counted(c) for c in chosen], claims.Claim("C4", "negative controls", interrupted)),
+        claims, "CLAIMS", (*[counted(c) for c in chosen], dataclasses.replace(c4, run=interrupted))
     )
     assert main(["report", "--out", str(tmp_path)]) == 130
     assert calls == ["C1-sweep", "C3"] and not (tmp_path / "records.json").exists()
@@ -130,15 +130,82 @@ def test_resume_reuses_finished_claims(tmp_path, monkeypatch, capsys):
     assert [(r.case, r.measured) for r in resumed] == [(r.case, r.measured) for r in fresh]
 
 
-def test_a_failing_claim_gives_exit_1_and_still_writes_the_report(tmp_path, monkeypatch):
-    def broken(budget, seed, versions):
-        return [
-            claims._record("C1", "broken", {}, seed, 2.0, 1.0, False, versions, failure="forced")
-        ]
+def _fake_claim(name, findings, default=True):
+    """A claim whose run returns ``findings`` at every budget (no computing)."""
+    return claims.Claim(
+        name,
+        f"fake {name}",
+        {budget: None for budget in claims.BUDGETS},
+        lambda settings, seed: findings,
+        claims.score,
+        default=default,
+    )
 
-    monkeypatch.setattr(claims, "CLAIMS", (claims.Claim("C1", "broken claim", broken),))
+
+def test_a_failing_claim_gives_exit_1_and_still_writes_the_report(tmp_path, monkeypatch):
+    broken = claims.finding("C1", "broken", {}, 0, 2.0, 1.0, False, failure="forced")
+    monkeypatch.setattr(claims, "CLAIMS", (_fake_claim("C1", [broken]),))
     assert main(["report", "--out", str(tmp_path), "--json"]) == 1
     assert "FAIL" in (tmp_path / "report.md").read_text()
+
+
+def _empirical(case, outcome):
+    return claims.finding("C6", case, {}, 0, 0.5, 1.0, outcome == "supported", outcome=outcome)
+
+
+@pytest.mark.parametrize(
+    "outcomes, code, status",
+    [
+        (["supported", "supported"], 0, "PASS"),
+        (["supported", "inconclusive"], 4, "INCONCLUSIVE"),
+        # negative control of the exit status: a contradicted record is a failure
+        (["inconclusive", "contradicted"], 1, "FAIL"),
+        (["contradicted"], 1, "FAIL"),
+    ],
+)
+def test_exit_status_of_empirical_verdicts(outcomes, code, status, tmp_path, monkeypatch, capsys):
+    found = [_empirical(f"case-{i}", outcome) for i, outcome in enumerate(outcomes)]
+    monkeypatch.setattr(claims, "CLAIMS", (_fake_claim("C6", found, default=False),))
+    assert main(["report", "--claims", "C6", "--out", str(tmp_path), "--json"]) == code
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["status"] == status.lower()
+    assert len(summary["inconclusive"]) == outcomes.count("inconclusive")
+    assert len(summary["failing"]) == outcomes.count("contradicted")
+    assert f"Overall: {status}" in (tmp_path / "report.md").read_text()
+    records = load_records(tmp_path / "records.json")
+    assert [r.verdict for r in records] == outcomes
+    # re-rendering from the records alone gives the same exit status
+    assert main(["render", str(tmp_path / "records.json"), "--out", str(tmp_path / "re")]) == code
+
+
+def test_fs_claims_is_report_claims_c6(tmp_path, monkeypatch, capsys):
+    found = [
+        claims.finding("C6", "exact", {}, 0, 1e-9, 1e-6, True),
+        _empirical("comparison", "inconclusive"),
+    ]
+    monkeypatch.setattr(claims, "CLAIMS", (_fake_claim("C1", []), _fake_claim("C6", found, False)))
+    assert main(["fs-claims", "--budget", "testing", "--out", str(tmp_path / "fs")]) == 4
+    assert capsys.readouterr().out.splitlines() == ["exact: holds", "comparison: inconclusive"]
+    assert (
+        main(["report", "--claims", "C6", "--budget", "testing", "--out", str(tmp_path / "r")]) == 4
+    )
+    assert capsys.readouterr().out == ""  # report prints no per-record lines
+    alias = json.loads((tmp_path / "fs" / "records.json").read_text())
+    assert alias == json.loads((tmp_path / "r" / "records.json").read_text())
+    assert "[FS] Sobolev-TD claims" in (tmp_path / "fs" / "report.md").read_text()
+
+
+def test_claims_selects_and_rejects(tmp_path, monkeypatch, capsys):
+    c1 = [claims.finding("C1", "one", {}, 0, 0.5, 1.0, True)]
+    c2 = [claims.finding("C2", "two", {}, 0, 0.5, 1.0, True)]
+    monkeypatch.setattr(claims, "CLAIMS", (_fake_claim("C1", c1), _fake_claim("C2", c2)))
+    assert main(["report", "--claims", "C2", "--out", str(tmp_path)]) == 0
+    assert [r.claim for r in load_records(tmp_path / "records.json")] == ["C2"]
+    capsys.readouterr()
+    assert main(["report", "--claims", "C2,C9", "--out", str(tmp_path / "no")]) == 2
+    err = capsys.readouterr().err
+    assert "unknown claim(s) 'C9'; accepted: C1, C2" in err and err.count("\n") == 1
+    assert not (tmp_path / "no").exists()
 
 
 def test_kernel_command_verdicts(capsys):
