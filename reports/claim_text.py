@@ -91,8 +91,8 @@ CLAIM_TEXT: dict[str, ClaimText] = {
         "variable policy gradients than value-only TD (empirical, with bootstrap intervals).",
         "g_s = ∂_s r + γ F_sᵀ c,   g_a = ∂_a r + γ F_aᵀ c,   (g_s, g_a) = ∇_(s,a) y(s, a)",
         "per row (see its note): the largest target error, an error ratio or IQM difference "
-        "(empirical rows carry an outcome: supported, contradicted or inconclusive), or a "
-        "cost ratio",
+        "(an empirical row's verdict is supported, contradicted or inconclusive, read from "
+        "its 95% interval), or a cost ratio",
         "per row: the error tolerance, 0 or 1 for a difference or ratio, or a time budget",
     ),
     "kappa-mujoco": ClaimText(

@@ -33,6 +33,8 @@ VERDICTS = (*THEOREM_VERDICTS, *EMPIRICAL_VERDICTS)
 # expected outcome -> the verdicts a record with that expectation may carry
 VERDICTS_FOR = {"holds": ("holds", "fails", *EMPIRICAL_VERDICTS), "fails": ("detected", "missed")}
 FAILING = ("fails", "missed", "contradicted")
+# where an empirical record keeps the 95% interval its verdict reads (first found is shown)
+INTERVAL_KEYS = ("ratio_ci95", "difference_ci95", "interval")
 REQUIRED = ("claim", "case", "measured", "bound", "verdict")
 PLOT_NAMES = ("ratios", "gamma_sweep", "kappa", "kernels", "learning_curves")
 KAPPA_GAMMA = 0.99  # the discount of the ‖L‖ = 1/γ line in kappa.png
@@ -47,12 +49,13 @@ KERNEL_COLUMNS = (
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
 h1 { margin-bottom: 0.2em; }
-table { border-collapse: collapse; margin: 0.8em 0 1.6em; font-size: 0.92em; }
+table { border-collapse: collapse; margin: 0.8em 0 1.6em; font-size: 0.92em; max-width: 100%; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+td { overflow-wrap: anywhere; }
 th { background: #f2f2f2; }
 td.num { text-align: right; font-family: ui-monospace, monospace; white-space: nowrap; }
 td.derived { text-align: right; font-family: ui-monospace, monospace; }
-td.verdict { font-weight: bold; text-align: center; }
+td.verdict { font-weight: bold; text-align: center; overflow-wrap: normal; }
 td.holds, td.detected, td.supported { background: #d8f3dc; color: #1b4332; }
 td.fails, td.missed, td.contradicted { background: #ffd6d6; color: #7f1d1d; }
 td.inconclusive { background: #fff1c2; color: #6b4e00; }
@@ -268,6 +271,14 @@ def _derived_cell(index: int, record: Mapping, kind: str) -> _Cell:
     if kind == "kappa":
         text = f"γ_max = 1/κ = {fmt(1 / measured)}" if measured > 0 else "—"
         return _Cell(text, attrs)
+    if kind == "interval":
+        details = record.get("details", {})
+        for key in INTERVAL_KEYS:
+            interval = details.get(key)
+            if isinstance(interval, list | tuple) and len(interval) == 2:
+                if all(map(_is_number, interval)):
+                    return _Cell(f"95% interval [{fmt(interval[0])}, {fmt(interval[1])}]", attrs)
+        return _Cell("no interval recorded", attrs)
     if not (math.isfinite(measured) and math.isfinite(bound)):
         return _Cell("undefined (not a number)", attrs)
     if bound == 0:
@@ -341,18 +352,21 @@ def _claim_section(records: list[dict], key: str, indices: list[int]) -> list:
     blocks: list = [_Heading(2, text.heading), *_explain(text)]
     blocks.append(_Paragraph(_case_counts([records[i] for i in indices])))
     third = "γ_max" if text.kind == "kappa" else "margin 1 − measured/bound"
+    empirical = [records[i]["verdict"] in EMPIRICAL_VERDICTS for i in indices]
+    if any(empirical):
+        third += " (empirical rows: the 95% interval the verdict reads)"
     notes = [_note(records[i]) for i in indices]
     header = ("case", "settings", "measured", "bound", third, "verdict")
     if any(notes):
         header = (*header, "note")
     rows = []
-    for i, note in zip(indices, notes, strict=True):
+    for i, note, is_empirical in zip(indices, notes, empirical, strict=True):
         row = [
             _Cell(records[i]["case"]),
             _Cell(_settings_text(records[i].get("settings", {}))),
             _number_cell(i, "measured", records[i]["measured"]),
             _number_cell(i, "bound", records[i]["bound"]),
-            _derived_cell(i, records[i], text.kind),
+            _derived_cell(i, records[i], "interval" if is_empirical else text.kind),
             _verdict_cell(records[i]["verdict"]),
         ]
         if any(notes):
@@ -584,7 +598,9 @@ def _build_document(
     sections: dict[str, list[int]] = {}
     for index, record in enumerate(records):
         sections.setdefault(_claim_key(record), []).append(index)
-    known = [key for key in SECTION_ORDER if key in sections or key == "C4"]
+    # the controls' section is shown (even empty) wherever the claims they guard are
+    guarded = any(key in sections for key in ("C1", "C1-sweep", "C2", "C3", "C5"))
+    known = [key for key in SECTION_ORDER if key in sections or (key == "C4" and guarded)]
     ordered = known + [key for key in sections if key not in SECTION_ORDER]
     for key in ordered:
         indices = sections.get(key, [])

@@ -609,3 +609,64 @@ def test_regress_report_has_its_own_verdict_table(tmp_path):
         ("verdict holds", "pass"),
         ("verdict holds", "no reference (recorded)"),
     ]
+
+
+# -- empirical claims: supported / contradicted / inconclusive ------------------------------
+
+
+def _empirical_records(last: str) -> list[dict]:
+    """C6 as ``report --claims C6`` writes it: an exact check and three comparisons."""
+    return [
+        _record("C6", "targets-vs-fd/toy-1d/td3", 1e-10, 1e-6, "holds"),
+        _record(
+            "C6", "lq/value", 0.5, 1.0, "supported", outcome="supported", ratio_ci95=[0.4, 0.6]
+        ),
+        _record("C6", "curve", 2.0, 0.0, "inconclusive", difference_ci95=[-1.0, 5.0]),
+        _record("C6", "variance", 1.5, 1.0, last, outcome=last, ratio_ci95=[1.25, 1.75]),
+    ]
+
+
+def test_an_inconclusive_record_has_its_own_colour_label_and_count(tmp_path):
+    records = _empirical_records("inconclusive")
+    render_report(records, tmp_path)
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "**Overall: INCONCLUSIVE**" in markdown  # nothing failed, something inconclusive
+    for verdict, count in (("holds", 1), ("fails", 0), ("supported", 1), ("inconclusive", 2)):
+        assert f"| {verdict} | {count} |" in markdown
+    assert (
+        "4 cases: 1 hold; of the empirical ones 1 supported, 0 contradicted, 2 inconclusive."
+        in (markdown)
+    )
+    assert "C4 — Negative controls" not in markdown  # no claim that the controls guard
+    page = _parse(tmp_path / "index.html")
+    assert ("verdict inconclusive", "inconclusive") in page.verdicts
+    assert ("verdict supported", "supported") in page.verdicts
+    css = "".join(page.styles)
+    assert "td.inconclusive {" in css and "p.inconclusive {" in css
+    assert '<p class="status inconclusive">' in (tmp_path / "index.html").read_text()
+    intervals = {int(a["data-record"]): t for a, t in page.cells if a.get("data-derived")}
+    assert intervals[1] == "95% interval [0.4, 0.6]"
+    assert intervals[2] == "95% interval [-1, 5]"
+    assert intervals[0] == "0.9999"  # the exact check keeps its margin, 1 − 1e-10/1e-6
+    assert "outcome: supported" not in markdown  # the verdict already says it
+
+
+def test_a_contradicted_record_fails_the_report(tmp_path):
+    render_report(_empirical_records("contradicted"), tmp_path)
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "**Overall: FAIL**" in markdown and "| contradicted | 1 |" in markdown
+    page = _parse(tmp_path / "index.html")
+    assert ("verdict contradicted", "contradicted") in page.verdicts
+    assert "td.fails, td.missed, td.contradicted {" in "".join(page.styles)  # the failure colour
+
+
+def test_a_theorem_only_report_lists_only_the_theorem_verdicts(rendered):
+    _, folder, _ = rendered
+    markdown = (folder / "report.md").read_text(encoding="utf-8")
+    assert "| supported |" not in markdown and "| inconclusive |" not in markdown
+
+
+def test_an_empirical_verdict_must_go_with_expected_holds(tmp_path):
+    bad = _record("C6", "x", 1.0, 1.0, "inconclusive", expected="fails")
+    with pytest.raises(ValueError, match="verdict 'inconclusive' does not go with expected"):
+        render_report([bad], tmp_path)
