@@ -28,3 +28,23 @@ def test_bad_usage_is_one_line_and_exit_2(argv, fragment, capsys):
     err = capsys.readouterr().err
     assert fragment in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_help_documents_the_inconclusive_exit_status(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "4    nothing failed, but an empirical claim is inconclusive" in text
+    assert "1    a claim failed (fails, missed or contradicted)" in text
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert "--claims NAMES" in capsys.readouterr().out
+
+
+def test_the_exit_statuses_are_distinct_and_documented():
+    import verify.cli as cli
+    from verify.report_job import EXIT_FOR
+
+    assert EXIT_FOR == {"pass": 0, "fail": 1, "inconclusive": 4}
+    for status in EXIT_FOR.values():
+        assert f"  {status}    " in cli.EXIT_STATUS and f"{status} " in cli.__doc__
