@@ -1,8 +1,9 @@
 """Old import path of :mod:`agents.mujoco_fd` (FD step Jacobians) and :mod:`agents.mujoco_kappa`.
 
-Kept only while modules outside the FD engine's owner still import from here
-(``agents.envs``, ``agents.training``, ``verify.claims``, ``tests/agents/test_noise_and_toy.py``
-and the ``agents.noise`` doctest); new code imports from the two modules directly.
+Kept only while other modules still import from here (``agents.envs``, ``agents.training``,
+``verify.claims.kappa``, ``tests/agents/test_noise_and_toy.py`` and the ``agents.noise``
+doctest); new code imports from the two modules directly. Nothing in the project imports
+this module, so it closes no import cycle.
 """
 
 from __future__ import annotations
