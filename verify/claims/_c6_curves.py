@@ -86,121 +86,125 @@ def _compare_groups(baseline, candidate, n_boot, seed, *, better_below):
     return verdict, outcome_of(low, high, better_below=better_below)
 
 
-def curve_records(budget: Settings, out_dir: str | Path, seed: int = 0) -> list[Finding]:
-    """Learning curves and policy-gradient variance (module docstring, items 3 and 4)."""
-    out = Path(out_dir)
-    records = []
-    n_boot, minibatches = budget.n_boot, budget.pg_minibatches
-    seeds = [seed + index for index in range(budget.curve_seeds)]
-    for env_id, pair, steps, checkpoints in budget.curves:
-        curves: dict[str, list] = {algo: [] for algo in pair}
-        spread: dict[tuple[str, float], list[dict]] = {}
-        started = time.monotonic()
-        for run_seed in seeds:
-            for algo in pair:
-                for fraction in sorted(checkpoints):
-                    run_steps = max(round(fraction * steps), 1)
-                    settings = _run_settings(env_id, algo, run_steps, run_seed, budget)
-                    run_dir = out / "runs" / f"{env_id}_{algo}_s{run_seed}_{run_steps}"
-                    # The host loop: the spread below reads its checkpoint's replay buffer.
-                    config = TrainConfig(**settings).validate()
-                    result = run_training(config, run_dir, resume=True, progress=False)
-                    if fraction == 1.0:
-                        curves[algo].append(result["eval_curve"])
-                    spread.setdefault((algo, fraction), []).append(
-                        _policy_gradient_spread(settings, run_dir, minibatches, seed)
-                    )
-        wall = time.monotonic() - started
-        baseline, candidate = pair
-        area = {
-            algo: np.array([np.mean([point[1] for point in curve]) for curve in curves[algo]])
-            for algo in pair
-        }
-        final = {algo: np.array([curve[-1][1] for curve in curves[algo]]) for algo in pair}
-        verdict, outcome = _compare_groups(
-            area[baseline], area[candidate], n_boot, seed, better_below=False
-        )
-        final_verdict, final_outcome = _compare_groups(
-            final[baseline], final[candidate], n_boot, seed, better_below=False
-        )
-        settings = _run_settings(env_id, candidate, steps, seeds[0], budget)
-        common = {"env": env_id, "steps": steps, "seeds": seeds, "options": settings["options"]}
-        records.append(
-            finding(
-                CLAIM,
-                f"learning-curve/{env_id}/{candidate}-vs-{baseline}",
-                {**common, "algos": list(pair)},
-                seed,
-                verdict.difference,
-                0.0,
-                outcome == "supported",
-                outcome=outcome,
-                statistic="IQM over seeds of the mean evaluation return over the curve, "
-                f"{candidate} minus {baseline}",
-                difference_ci95=list(verdict.difference_ci),
-                area_iqm={baseline: verdict.reference_iqm, candidate: verdict.new_iqm},
-                final_iqm={baseline: final_verdict.reference_iqm, candidate: final_verdict.new_iqm},
-                final_ci95={
-                    baseline: list(final_verdict.reference_ci),
-                    candidate: list(final_verdict.new_ci),
-                },
-                final_difference_ci95=list(final_verdict.difference_ci),
-                final_outcome=final_outcome,
-                finals={algo: final[algo].tolist() for algo in pair},
-                curves={
-                    algo: iqm_band(
-                        np.array([[point[1] for point in curve] for curve in curves[algo]]),
-                        [point[0] for point in curves[algo][0]],
-                        n_boot,
-                        seed,
-                    )
-                    for algo in pair
-                },
-                wall_seconds=wall,
-            )
-        )
-        for fraction in sorted(checkpoints):
-            traces = {a: np.array([s["trace_cov"] for s in spread[(a, fraction)]]) for a in pair}
-            relative = {
-                a: np.array(
-                    [s["trace_cov"] / max(s["mean_norm2"], 1e-30) for s in spread[(a, fraction)]]
+def _train_pair(budget: Settings, out: Path, env_id, pair, steps, checkpoints, seeds, seed):
+    """Train both algorithms of ``pair`` for every seed and checkpoint fraction; return the
+    evaluation curves of the full-length runs and the policy-gradient spread of every run."""
+    curves: dict[str, list] = {algo: [] for algo in pair}
+    spread: dict[tuple[str, float], list[dict]] = {}
+    for run_seed in seeds:
+        for algo in pair:
+            for fraction in sorted(checkpoints):
+                run_steps = max(round(fraction * steps), 1)
+                settings = _run_settings(env_id, algo, run_steps, run_seed, budget)
+                run_dir = out / "runs" / f"{env_id}_{algo}_s{run_seed}_{run_steps}"
+                # The host loop: the spread below reads its checkpoint's replay buffer.
+                config = TrainConfig(**settings).validate()
+                result = run_training(config, run_dir, resume=True, progress=False)
+                if fraction == 1.0:
+                    curves[algo].append(result["eval_curve"])
+                spread.setdefault((algo, fraction), []).append(
+                    _policy_gradient_spread(settings, run_dir, budget.pg_minibatches, seed)
                 )
-                for a in pair
-            }
-            log_verdict, log_outcome = _compare_groups(
-                np.log(traces[baseline]), np.log(traces[candidate]), n_boot, seed, better_below=True
-            )
-            rel_verdict, rel_outcome = _compare_groups(
-                np.log(relative[baseline]),
-                np.log(relative[candidate]),
+    return curves, spread
+
+
+def _curve_finding(curves, pair, env_id, common, n_boot, seed, wall) -> Finding:
+    """The learning-curve comparison: IQM difference of the mean return over the curve."""
+    baseline, candidate = pair
+    area = {
+        algo: np.array([np.mean([point[1] for point in curve]) for curve in curves[algo]])
+        for algo in pair
+    }
+    final = {algo: np.array([curve[-1][1] for curve in curves[algo]]) for algo in pair}
+    verdict, outcome = _compare_groups(
+        area[baseline], area[candidate], n_boot, seed, better_below=False
+    )
+    final_verdict, final_outcome = _compare_groups(
+        final[baseline], final[candidate], n_boot, seed, better_below=False
+    )
+    return finding(
+        CLAIM,
+        f"learning-curve/{env_id}/{candidate}-vs-{baseline}",
+        {**common, "algos": list(pair)},
+        seed,
+        verdict.difference,
+        0.0,
+        outcome == "supported",
+        outcome=outcome,
+        statistic="IQM over seeds of the mean evaluation return over the curve, "
+        f"{candidate} minus {baseline}",
+        difference_ci95=list(verdict.difference_ci),
+        area_iqm={baseline: verdict.reference_iqm, candidate: verdict.new_iqm},
+        final_iqm={baseline: final_verdict.reference_iqm, candidate: final_verdict.new_iqm},
+        final_ci95={
+            baseline: list(final_verdict.reference_ci),
+            candidate: list(final_verdict.new_ci),
+        },
+        final_difference_ci95=list(final_verdict.difference_ci),
+        final_outcome=final_outcome,
+        finals={algo: final[algo].tolist() for algo in pair},
+        curves={
+            algo: iqm_band(
+                np.array([[point[1] for point in curve] for curve in curves[algo]]),
+                [point[0] for point in curves[algo][0]],
                 n_boot,
                 seed,
-                better_below=True,
             )
-            records.append(
-                finding(
-                    CLAIM,
-                    f"policy-gradient-variance/{env_id}/{candidate}-vs-{baseline}/"
-                    f"at-{round(fraction * steps)}",
-                    {
-                        **common,
-                        "algos": list(pair),
-                        "minibatches": minibatches,
-                        "fraction": fraction,
-                    },
-                    seed,
-                    math.exp(log_verdict.difference),
-                    1.0,
-                    log_outcome == "supported",
-                    outcome=log_outcome,
-                    statistic=f"ratio {candidate} / {baseline} of the IQM over seeds of "
-                    "tr Cov_k[∇_θ J] (log scale)",
-                    ratio_ci95=[math.exp(v) for v in log_verdict.difference_ci],
-                    relative_ratio=math.exp(rel_verdict.difference),
-                    relative_ratio_ci95=[math.exp(v) for v in rel_verdict.difference_ci],
-                    relative_outcome=rel_outcome,
-                    trace_cov={a: traces[a].tolist() for a in pair},
-                    trace_over_mean_norm2={a: relative[a].tolist() for a in pair},
-                )
+            for algo in pair
+        },
+        wall_seconds=wall,
+    )
+
+
+def _variance_finding(spread, pair, env_id, common, steps, fraction, budget, seed) -> Finding:
+    """The policy-gradient variance comparison at one checkpoint fraction (log tr Cov)."""
+    baseline, candidate = pair
+    n_boot = budget.n_boot
+    traces = {a: np.array([s["trace_cov"] for s in spread[(a, fraction)]]) for a in pair}
+    relative = {
+        a: np.array([s["trace_cov"] / max(s["mean_norm2"], 1e-30) for s in spread[(a, fraction)]])
+        for a in pair
+    }
+    log_verdict, log_outcome = _compare_groups(
+        np.log(traces[baseline]), np.log(traces[candidate]), n_boot, seed, better_below=True
+    )
+    rel_verdict, rel_outcome = _compare_groups(
+        np.log(relative[baseline]), np.log(relative[candidate]), n_boot, seed, better_below=True
+    )
+    return finding(
+        CLAIM,
+        f"policy-gradient-variance/{env_id}/{candidate}-vs-{baseline}/at-{round(fraction * steps)}",
+        {**common, "algos": list(pair), "minibatches": budget.pg_minibatches, "fraction": fraction},
+        seed,
+        math.exp(log_verdict.difference),
+        1.0,
+        log_outcome == "supported",
+        outcome=log_outcome,
+        statistic=f"ratio {candidate} / {baseline} of the IQM over seeds of "
+        "tr Cov_k[∇_θ J] (log scale)",
+        ratio_ci95=[math.exp(v) for v in log_verdict.difference_ci],
+        relative_ratio=math.exp(rel_verdict.difference),
+        relative_ratio_ci95=[math.exp(v) for v in rel_verdict.difference_ci],
+        relative_outcome=rel_outcome,
+        trace_cov={a: traces[a].tolist() for a in pair},
+        trace_over_mean_norm2={a: relative[a].tolist() for a in pair},
+    )
+
+
+def curve_records(budget: Settings, out_dir: str | Path, seed: int = 0) -> list[Finding]:
+    """Learning curves and policy-gradient variance (c6.py's docstring, items 3 and 4)."""
+    out = Path(out_dir)
+    findings = []
+    seeds = [seed + index for index in range(budget.curve_seeds)]
+    for env_id, pair, steps, checkpoints in budget.curves:
+        started = time.monotonic()
+        curves, spread = _train_pair(budget, out, env_id, pair, steps, checkpoints, seeds, seed)
+        wall = time.monotonic() - started
+        options = _run_settings(env_id, pair[1], steps, seeds[0], budget)["options"]
+        common = {"env": env_id, "steps": steps, "seeds": seeds, "options": options}
+        findings.append(_curve_finding(curves, pair, env_id, common, budget.n_boot, seed, wall))
+        for fraction in sorted(checkpoints):
+            findings.append(
+                _variance_finding(spread, pair, env_id, common, steps, fraction, budget, seed)
             )
-    return records
+    return findings
