@@ -1,0 +1,113 @@
+"""Agent claims by training (verify/claims/_compare_runs.py, c6_learning.py, c7_mujoco.py)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from verify.claims import _compare_runs as cr
+from verify.claims import c6_learning, c7_mujoco
+from verify.records import EMPIRICAL_VERDICTS
+from verify.suites import suite_tasks
+
+
+def _runs(algo, finals, options=None, env="pendulum"):
+    base = dict(env=env, noise="none", steps=1000, options=dict(options or {}))
+    return [
+        (dict(base, algo=algo, seed=seed), {"final_eval_return": float(value)})
+        for seed, value in enumerate(finals)
+    ]
+
+
+PAIR = (cr.Comparison("C6", cr.Arm("td3"), cr.Arm("sobolev-td3"), "candidate above baseline"),)
+
+
+def test_probability_of_improvement_counts_every_pair_with_ties_as_half():
+    x, y = [1.0, 2.0, 3.0], [2.0, 0.0]
+    pairs = list(itertools.product(x, y))
+    expected = sum((a > b) + 0.5 * (a == b) for a, b in pairs) / len(pairs)
+    assert cr.probability_of_improvement(x, y) == pytest.approx(expected)  # 4.5 / 6
+
+
+@pytest.mark.parametrize(
+    ("candidate", "outcome"),
+    [
+        (np.linspace(20, 30, 8), "supported"),
+        (np.linspace(-30, -20, 8), "contradicted"),  # negative control: a worse candidate
+        (np.linspace(-5, 5, 8), "inconclusive"),
+    ],
+)
+def test_the_three_outcomes_follow_the_interval_of_the_iqm_difference(candidate, outcome):
+    baseline = np.linspace(-5, 5, 8)
+    results = _runs("td3", baseline) + _runs("sobolev-td3", candidate)
+    (found,) = cr.compare_runs(results, PAIR, n_boot=500, seed=0)
+    assert found.outcome == outcome and outcome in EMPIRICAL_VERDICTS
+    # the IQM is the 25 %-trimmed mean (rliable); scipy computes it independently
+    difference = stats.trim_mean(candidate, 0.25) - stats.trim_mean(baseline, 0.25)
+    assert found.measured == pytest.approx(difference)
+    low, high = found.details["difference_ci"]
+    assert low <= found.measured <= high
+
+
+def test_one_seed_an_arm_is_always_inconclusive():
+    results = _runs("td3", [0.0]) + _runs("sobolev-td3", [100.0])
+    (found,) = cr.compare_runs(results, PAIR, n_boot=100)
+    assert found.outcome == "inconclusive"
+
+
+def test_an_arm_is_the_default_variant_unless_it_names_its_options():
+    results = (
+        _runs("td3", [0.0, 1.0, 2.0])
+        + _runs("sobolev-td3", [50.0, 51.0, 52.0])
+        + _runs("sobolev-td3", [-50.0, -51.0, -52.0], {"lambda_s": 0.0})
+    )
+    named = cr.Comparison("C6", cr.Arm("td3"), cr.Arm("sobolev-td3", (("lambda_s", 0.0),)), "x")
+    default, variant = cr.compare_runs(results, (*PAIR, named), n_boot=200)
+    assert default.details["candidate_finals"] == [50.0, 51.0, 52.0]
+    assert variant.details["candidate_finals"] == [-50.0, -51.0, -52.0]
+    assert (default.outcome, variant.outcome) == ("supported", "contradicted")
+
+
+def test_an_arm_matching_two_variants_is_refused():
+    results = _runs("td3", [0.0, 1.0]) + _runs("sobolev-td3", [1.0, 2.0], {"gamma": 0.9})
+    results += _runs("sobolev-td3", [1.0, 2.0], {"gamma": 0.95})
+    with pytest.raises(ValueError, match="matches 2 cells with different options"):
+        cr.compare_runs(results, PAIR, n_boot=50)
+
+
+def test_a_folder_without_runs_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="holds no finished runs"):
+        cr.findings_from_folder(tmp_path, PAIR, n_boot=50)
+
+
+@pytest.mark.parametrize("module", [c6_learning, c7_mujoco])
+def test_every_budget_has_a_suite_holding_both_arms_of_each_comparison(module):
+    assert set(module.SETTINGS) == {"testing", "quick", "full"}
+    for settings in module.SETTINGS.values():
+        tasks = suite_tasks(settings.suite)
+        for comparison in settings.comparisons:
+            for arm in (comparison.baseline, comparison.candidate):
+                assert any(arm.algo == task["algo"] for task in tasks), (arm, settings.suite.name)
+
+
+def test_c6_learning_testing_budget_trains_and_scores(tmp_path):
+    findings = c6_learning.run(c6_learning.SETTINGS["testing"], 0, tmp_path)
+    records = c6_learning.score(findings, {})
+    assert [r.case for r in records] == ["pendulum none: sobolev-td3 vs td3"]
+    (record,) = records
+    assert record.verdict in EMPIRICAL_VERDICTS and len(record.details["candidate_finals"]) == 2
+    again = cr.findings_from_folder(
+        tmp_path, c6_learning.SETTINGS["testing"].comparisons, n_boot=200
+    )
+    assert again[0].measured == record.measured  # the stored runs score the same
+
+
+def test_c7_mujoco_testing_budget_trains_and_scores(tmp_path):
+    findings = c7_mujoco.run(c7_mujoco.SETTINGS["testing"], 0, tmp_path)
+    (record,) = c7_mujoco.score(findings, {})
+    assert record.case == "InvertedDoublePendulum-v5 obs-mult:0.2: dsdpg vs td3"
+    assert record.verdict in EMPIRICAL_VERDICTS
+    assert len(record.details["baseline_finals"]) == len(record.details["candidate_finals"]) == 2
