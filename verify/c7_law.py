@@ -45,6 +45,7 @@ __all__ = [
     "law_samples",
     "multimodality",
     "pathwise_return",
+    "pathwise_return_from",
     "run",
     "score",
 ]
@@ -69,6 +70,31 @@ def circle_policy(state: jax.Array, goal_distance: float) -> jax.Array:
     return jnp.where(radius < _DRIFT_RADIUS, jnp.zeros(2), steer)
 
 
+def pathwise_return_from(reward, dynamics, goal_distance: float, gamma: float = _GAMMA):
+    """``G(s₀, a₀, ε₁…ε_T) = Σ_t γ^t r(s_t, a_t)`` under the circle policy, one noise path.
+
+    ``reward(s, a)`` and ``dynamics(s, a, ε)`` are one-example JAX functions (the point
+    mass's ``reward_jax`` and ``dynamics_jax``); the returned ``G(state, action, noises)``
+    takes ``state`` ``(4,)``, ``action`` ``(2,)``, ``noises`` ``(T, 2)`` and is pathwise
+    differentiable in ``(state, action)``.
+    """
+
+    def total_return(state, action, noises):
+        def body(carry, noise):
+            state, act, discount, total = carry
+            step_reward = reward(state, act)
+            state = dynamics(state, act, noise)
+            next_action = circle_policy(state, goal_distance)
+            return (state, next_action, discount * gamma, total + discount * step_reward), None
+
+        state = jnp.asarray(state, dtype=jnp.result_type(action))
+        init = (state, action, jnp.ones((), state.dtype), jnp.zeros((), state.dtype))
+        (_, _, _, total), _ = jax.lax.scan(body, init, noises)
+        return total
+
+    return total_return
+
+
 def pathwise_return(n_goals: int):
     """``G(a₀, ε₁…ε_T)``: the discounted return from the fixed start ``s₀ = 0`` when the first
     action is ``a₀`` and the policy acts after, for one noise path ``(T, 2)``."""
@@ -76,19 +102,10 @@ def pathwise_return(n_goals: int):
 
     env = make_point_mass(n_goals).unwrapped
     goal_distance = float(np.linalg.norm(env.params.goals[0]))
+    from_state = pathwise_return_from(env.reward_jax, env.dynamics_jax, goal_distance)
 
     def total_return(action, noises):
-        def body(carry, noise):
-            state, act, discount, total = carry
-            reward = env.reward_jax(state, act)
-            state = env.dynamics_jax(state, act, noise)
-            next_action = circle_policy(state, goal_distance)
-            return (state, next_action, discount * _GAMMA, total + discount * reward), None
-
-        start = jnp.asarray(_START, dtype=jnp.result_type(action))
-        init = (start, action, jnp.ones((), start.dtype), jnp.zeros((), start.dtype))
-        (_, _, _, total), _ = jax.lax.scan(body, init, noises)
-        return total
+        return from_state(jnp.asarray(_START, dtype=jnp.result_type(action)), action, noises)
 
     return total_return
 
