@@ -60,7 +60,6 @@ SETTINGS: dict[str, dict[str, Any]] = {
     ),
 }
 NORMALISATIONS = ("running", "none")
-_T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
 
 def collect(env_id: str, count: int, seed: int) -> dict[str, np.ndarray]:
@@ -185,7 +184,9 @@ def _interval(values: np.ndarray) -> dict[str, Any]:
     mean = float(values.mean())
     if n < 2:
         return {"mean": mean, "ci": [mean, mean], "n": n}
-    half = _T_975.get(n - 1, 1.96) * float(values.std(ddof=1)) / math.sqrt(n)
+    from scipy.stats import t
+
+    half = float(t.ppf(0.975, n - 1)) * float(values.std(ddof=1)) / math.sqrt(n)
     return {"mean": mean, "ci": [mean - half, mean + half], "n": n}
 
 
