@@ -1,13 +1,27 @@
 """Agent claims by training: a suite of runs, then one comparison per (env, noise, steps).
 
 A comparison names two arms — an algorithm plus the cell options that pick its variant —
-and the claim that the candidate's final evaluation return is above the baseline's. Each
-is scored as rliable recommends for few runs (Agarwal et al. 2021, "Deep RL at the edge of
-the statistical precipice"): the IQM over seeds of each arm, the stratified-bootstrap 95 %
-interval of the IQM difference (``verify.stats.compare`` with zero tolerance) and the
-probability of improvement ``P(X > Y)`` over all seed pairs (ties count one half). The
-verdict is three-state: ``supported`` when the interval lies above 0, ``contradicted``
-when it lies below, ``inconclusive`` when it contains 0 (always so with one seed an arm).
+and a *relation* the candidate's final evaluation return is claimed to bear to the
+baseline's. Each is scored as rliable recommends for few runs (Agarwal et al. 2021, "Deep
+RL at the edge of the statistical precipice"): the IQM over seeds of each arm, the
+stratified-bootstrap 95 % interval ``[lo, hi]`` of the IQM difference
+``Δ = IQM(candidate) − IQM(baseline)`` (``verify.stats.compare`` with zero tolerance) and
+the probability of improvement ``P(X > Y)`` over all seed pairs (ties count one half).
+
+The verdict is three-state, read from ``[lo, hi]`` and the comparison's equivalence margin
+``δ > 0`` (:func:`relation_outcome`):
+
+    relation              supported                 contradicted              inconclusive
+    better      (X > Y)   lo > 0                    hi < 0                    otherwise
+    not-worse   (X ≥ Y)   lo > −δ                   hi < −δ                   otherwise
+    equivalent  (X ≈ Y)   −δ < lo and hi < δ        lo > δ or hi < −δ         otherwise
+
+``not-worse`` is a non-inferiority test and ``equivalent`` the interval form of the two
+one-sided tests (TOST, each side at level 2.5 % with a 95 % interval): a small difference
+the seeds cannot resolve is *inconclusive*, never *supported*, for ``better``; for
+``equivalent`` it is *supported* only when the whole interval fits in ``±δ``. ``better``
+takes no margin (``δ = 0``); the other two need ``δ > 0``, fixed with the claim before any
+run is scored. One seed an arm is always inconclusive.
 
 ``run(settings, seed, folder)`` trains the suite's runs into ``folder/runs`` through the
 regress executor (finished runs are reused, JAX cells train their seeds as one program) and
@@ -30,14 +44,19 @@ from verify.stats import DEFAULT_N_BOOT, compare, iqm
 from verify.suites import Suite, suite_tasks
 
 __all__ = [
+    "RELATIONS",
     "Arm",
     "Comparison",
     "Settings",
     "compare_runs",
     "findings_from_folder",
     "probability_of_improvement",
+    "relation_outcome",
     "run",
 ]
+
+RELATIONS = ("better", "not-worse", "equivalent")
+_SYMBOLS = {"better": ">", "not-worse": "≥", "equivalent": "≈"}
 
 
 @dataclass(frozen=True)
@@ -64,12 +83,29 @@ class Arm:
 
 @dataclass(frozen=True)
 class Comparison:
-    """``candidate`` is claimed to end above ``baseline``; ``claim`` names the record's claim."""
+    """``candidate`` is claimed to bear ``relation`` to ``baseline`` (default ``better``: to
+    end above it); ``margin`` is the equivalence margin ``δ`` of ``not-worse`` and
+    ``equivalent`` in return units (module docstring); ``claim`` names the record's claim."""
 
     claim: str
     baseline: Arm
     candidate: Arm
     statement: str
+    relation: str = "better"
+    margin: float = 0.0
+
+    def __post_init__(self):
+        if self.relation not in RELATIONS:
+            raise ValueError(f"relation must be one of {RELATIONS}; got {self.relation!r}")
+        margin = self.margin
+        if isinstance(margin, bool) or not isinstance(margin, int | float) or margin != margin:
+            raise ValueError(f"margin must be a number; got {margin!r}")
+        if self.relation == "better" and margin != 0:
+            raise ValueError(f"relation 'better' takes no margin (0); got {margin!r}")
+        if self.relation != "better" and not 0 < margin < float("inf"):
+            raise ValueError(
+                f"relation {self.relation!r} needs a finite margin > 0; got {margin!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -85,6 +121,34 @@ def probability_of_improvement(candidate, baseline) -> float:
     x = np.asarray(candidate, dtype=float)[:, None]
     y = np.asarray(baseline, dtype=float)[None, :]
     return float(np.mean((x > y) + 0.5 * (x == y)))
+
+
+def relation_outcome(relation: str, low: float, high: float, margin: float = 0.0) -> str:
+    """The three-state verdict of ``relation`` from the interval ``[low, high]`` of
+    ``Δ = IQM(candidate) − IQM(baseline)`` and the margin ``δ`` (the module docstring's table).
+
+    >>> relation_outcome("better", 0.5, 2.0)
+    'supported'
+    >>> relation_outcome("not-worse", -0.5, 2.0, margin=1.0)  # at most δ below: supported
+    'supported'
+    >>> relation_outcome("equivalent", -0.5, 2.0, margin=1.0)  # reaches past +δ
+    'inconclusive'
+    """
+    if relation not in RELATIONS:
+        raise ValueError(f"relation must be one of {RELATIONS}; got {relation!r}")
+    if not low <= high:
+        raise ValueError(f"the interval must have low <= high; got [{low!r}, {high!r}]")
+    if relation == "better":
+        return outcome_of(low, high, better_below=False)
+    if not margin > 0:
+        raise ValueError(f"relation {relation!r} needs a margin > 0; got {margin!r}")
+    if relation == "not-worse":
+        return outcome_of(low + margin, high + margin, better_below=False)
+    if -margin < low and high < margin:
+        return "supported"
+    if low > margin or high < -margin:
+        return "contradicted"
+    return "inconclusive"
 
 
 def _group(results: Iterable[tuple[Mapping[str, Any], Mapping[str, Any]]]):
@@ -134,10 +198,11 @@ def compare_runs(
                 base_scores, cand_scores, seed=seed, n_boot=n_boot, tolerance=0.0, atol=0.0
             )
             low, high = verdict.difference_ci
+            relation, margin = comparison.relation, float(comparison.margin)
             outcome = (
                 "inconclusive"
                 if min(len(base_scores), len(cand_scores)) < 2
-                else outcome_of(low, high, better_below=False)
+                else relation_outcome(relation, low, high, margin)
             )
             findings.append(
                 finding(
@@ -146,7 +211,7 @@ def compare_runs(
                     dict(env=env, noise=noise, steps=steps, n_boot=n_boot),
                     seed,
                     verdict.difference,
-                    0.0,
+                    -margin if relation == "not-worse" else margin,
                     outcome != "contradicted",
                     outcome=outcome,
                     statement=comparison.statement,
@@ -162,11 +227,24 @@ def compare_runs(
                     candidate_finals=cand_scores,
                     baseline_seeds=sorted(base),
                     candidate_seeds=sorted(cand),
-                    note="measured: IQM difference (candidate − baseline) of the final "
-                    "evaluation return; bound: 0",
+                    **_relation_details(relation, margin),
                 )
             )
     return findings
+
+
+def _relation_details(relation: str, margin: float) -> dict[str, Any]:
+    """What a finding says about its relation; ``better`` findings keep their earlier note."""
+    note = "measured: IQM difference (candidate − baseline) of the final evaluation return; "
+    if relation == "better":
+        return dict(note=note + "bound: 0")
+    bounds = {
+        "not-worse": f"bound: −δ = {-margin:g} (supported when the interval lies above it)",
+        "equivalent": f"bound: ±δ = ±{margin:g} (supported when the interval lies inside)",
+    }
+    return dict(
+        relation=relation, symbol=_SYMBOLS[relation], margin=margin, note=note + bounds[relation]
+    )
 
 
 def _stored_results(folder: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
