@@ -18,10 +18,13 @@ from sobolev_core._kernels import (
 )
 from sobolev_core._linear import LinearGaussianSobolev, LinearSobolevLaw, SobolevAffineMap
 from sobolev_core._losses import (
+    GRAD_NORMALIZATIONS,
+    gradient_weights,
     huber,
     huber_sobolev_loss,
     mmd_loss,
     msmmd_loss,
+    sobolev_critic_loss,
     sobolev_td_loss,
     truncate_top,
 )
@@ -50,6 +53,7 @@ from sobolev_core._operator import (
 )
 
 __all__ = [
+    "GRAD_NORMALIZATIONS",
     "KERNEL_NAMES",
     "Kernel",
     "LinearGaussianSobolev",
@@ -68,6 +72,7 @@ __all__ = [
     "contraction_modulus",
     "energy",
     "gaussian",
+    "gradient_weights",
     "gram",
     "huber",
     "huber_sobolev_loss",
@@ -85,6 +90,7 @@ __all__ = [
     "neural_affine_map",
     "sliced_mmd2",
     "sobolev_affine_map",
+    "sobolev_critic_loss",
     "sobolev_target",
     "sobolev_td_loss",
     "sup_distance",

@@ -2,6 +2,8 @@
 
 Written with operations NumPy, JAX and PyTorch share; ``msmmd_loss`` searches its
 direction in JAX (``sobolev_core.torch.msmmd_loss`` is the PyTorch counterpart).
+``gradient_weights`` and ``sobolev_critic_loss`` are the minibatch forms of the first-order
+Sobolev TD loss (their weights are statistics of the minibatch's targets), in JAX.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from sobolev_core._kernels import as_kernel
 from sobolev_core._metrics import max_sliced_direction, mmd2, sliced_mmd2
 
 __all__ = [
+    "GRAD_NORMALIZATIONS",
+    "gradient_weights",
     "huber",
     "huber_sobolev_loss",
     "mmd_loss",
     "msmmd_loss",
+    "sobolev_critic_loss",
     "sobolev_td_loss",
     "truncate_top",
 ]
+
+GRAD_NORMALIZATIONS = ("none", "batch", "relative")
+_NORM_FLOOR = 1e-6
 
 
 def _same_shape(pairs) -> None:
@@ -56,6 +64,94 @@ def sobolev_td_loss(
         + lambda_s * _squared_norm(dq_ds - dy_ds)
         + lambda_a * _squared_norm(dq_da - dy_da)
     )
+
+
+def _check_minibatch(y, blocks) -> int:
+    """The batch size ``B`` of ``y (B,)``; ``ValueError`` unless each ``(name, array)`` of
+    ``blocks`` has shape ``(B, d)``."""
+    if len(tuple(y.shape)) != 1:
+        raise ValueError(f"y must have shape (B,); got shape {tuple(y.shape)}")
+    batch = y.shape[0]
+    for name, array in blocks:
+        shape = tuple(array.shape)
+        if len(shape) != 2 or shape[0] != batch:
+            raise ValueError(f"{name} must have shape (B, d) with B = {batch}; got shape {shape}")
+    return batch
+
+
+def gradient_weights(
+    y, dy_ds, dy_da, *, lambda_s: float, lambda_a: float, normalization: str = "relative"
+):
+    """The weights ``(w_s, w_a)`` of the Sobolev TD loss from a minibatch of targets.
+
+    With ``|g_s|² = mean_b |dy_ds_b|²``, ``|g_a|² = mean_b |dy_da_b|²`` and ``ε = 1e-6``:
+
+        none      w_s = λ_s,                         w_a = λ_a
+        batch     w_s = λ_s / (|g_s|² + ε),          w_a = λ_a / (|g_a|² + ε)
+        relative  w = λ (var_b y + ε) / (|g_s|² + |g_a|² + ε), one factor for both blocks
+
+    (docs/agents.md; ``agents.sobolev_td`` says why ``relative`` is the default). The
+    statistics are gradient-stopped. Args: ``y (B,)``, ``dy_ds (B, n)``, ``dy_da (B, m)``;
+    ``none`` returns ``lambda_s, lambda_a`` as given.
+
+    >>> import jax.numpy as jnp
+    >>> y, g_s, g_a = jnp.array([0.0, 2.0]), jnp.ones((2, 1)), jnp.ones((2, 1))
+    >>> [round(float(w), 4) for w in gradient_weights(y, g_s, g_a, lambda_s=1.0, lambda_a=2.0)]
+    [0.5, 1.0]
+    """
+    if normalization not in GRAD_NORMALIZATIONS:
+        raise ValueError(
+            f"normalization must be one of {', '.join(GRAD_NORMALIZATIONS)}; got {normalization!r}"
+        )
+    _check_minibatch(y, [("dy_ds", dy_ds), ("dy_da", dy_da)])
+    if normalization == "none":
+        return lambda_s, lambda_a
+    y, dy_ds, dy_da = jax.lax.stop_gradient((y, dy_ds, dy_da))
+    size_s = jnp.mean(jnp.sum(dy_ds**2, axis=-1))
+    size_a = jnp.mean(jnp.sum(dy_da**2, axis=-1))
+    if normalization == "batch":
+        return lambda_s / (size_s + _NORM_FLOOR), lambda_a / (size_a + _NORM_FLOOR)
+    scale = (jnp.var(y) + _NORM_FLOOR) / (size_s + size_a + _NORM_FLOOR)
+    return lambda_s * scale, lambda_a * scale
+
+
+def sobolev_critic_loss(
+    q,
+    dq_ds,
+    dq_da,
+    y,
+    dy_ds,
+    dy_da,
+    *,
+    lambda_s: float,
+    lambda_a: float,
+    normalization: str = "relative",
+):
+    """One critic's first-order Sobolev TD loss on a minibatch ([FS]; docs/agents.md).
+
+        L = mean_b [ (Q_b − y_b)² + w_s |∇_s Q_b − g_s,b|² + w_a |∇_a Q_b − g_a,b|² ]
+
+    with ``(w_s, w_a) = gradient_weights(y, dy_ds, dy_da, ...)`` (each term is
+    :func:`sobolev_td_loss`). Args: the critic's values ``q (B,)`` and input gradients
+    ``dq_ds (B, n)``, ``dq_da (B, m)``; the targets ``y (B,)``, ``dy_ds (B, n)``,
+    ``dy_da (B, m)``, used as given (stop their gradient in the caller).
+
+    >>> import jax.numpy as jnp
+    >>> zeros = jnp.zeros((2, 1))
+    >>> float(sobolev_critic_loss(jnp.ones(2), zeros, zeros, jnp.zeros(2), zeros, zeros,
+    ...                           lambda_s=1.0, lambda_a=1.0, normalization="none"))
+    1.0
+    """
+    weight_s, weight_a = gradient_weights(
+        y, dy_ds, dy_da, lambda_s=lambda_s, lambda_a=lambda_a, normalization=normalization
+    )
+    batch = _check_minibatch(y, [("dq_ds", dq_ds), ("dq_da", dq_da)])
+    if tuple(q.shape) != (batch,):
+        raise ValueError(f"q must have shape (B,) with B = {batch}; got shape {tuple(q.shape)}")
+    losses = jax.vmap(lambda *args: sobolev_td_loss(*args, lambda_s=weight_s, lambda_a=weight_a))(
+        q, dq_ds, dq_da, y, dy_ds, dy_da
+    )
+    return jnp.mean(losses)
 
 
 def huber(error, delta: float = 1.0):

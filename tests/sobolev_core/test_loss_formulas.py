@@ -1,4 +1,5 @@
-"""The critic losses and ``truncate_top`` against their formulas in float64 NumPy.
+"""The critic losses (per example and per minibatch: ``gradient_weights``,
+``sobolev_critic_loss``) and ``truncate_top`` against their formulas in float64 NumPy.
 
 The oracles are written from the docstrings' equations (docs/math.md#metrics, docs/agents.md) with explicit loops,
 not from ``sobolev_core``; inputs are random, weights unequal. Tolerance ``1e-12`` relative:
@@ -36,6 +37,100 @@ def test_sobolev_td_loss_is_its_formula_with_unequal_weights():
         np.float64(q), dq_ds, dq_da, np.float64(y), dy_ds, dy_da, lambda_s=2.5, lambda_a=0.3
     )
     assert float(swapped) != pytest.approx(expected, rel=1e-3)  # the weights are not symmetric
+
+
+def _minibatch(rng, batch=7, n=3, m=2):
+    """Targets ``y (B,), g_s (B, n), g_a (B, m)`` and a critic's ``Q, ∇_s Q, ∇_a Q``, float64."""
+    y = rng.normal(loc=4.0, scale=3.0, size=batch)
+    grad_s, grad_a = rng.normal(size=(batch, n)), 0.1 * rng.normal(size=(batch, m))
+    q, dq_ds, dq_da = (
+        y + rng.normal(size=batch),
+        rng.normal(size=(batch, n)),
+        rng.normal(size=(batch, m)),
+    )
+    return q, dq_ds, dq_da, y, grad_s, grad_a
+
+
+def gradient_weights_formula(y, grad_s, grad_a, lambda_s, lambda_a, normalization):
+    """``(w_s, w_a)`` of docs/agents.md by loops: ``|g|² = (1/B) Σ_b Σ_i g_bi²``, ``ε = 1e-6``;
+    ``batch``: ``λ / (|g|² + ε)`` per block; ``relative``: ``λ (var y + ε) / (|g_s|² + |g_a|² +
+    ε)`` with the population variance ``(1/B) Σ_b (y_b − ȳ)²``."""
+    batch = len(y)
+    size_s = sum(sum(v * v for v in row) for row in grad_s) / batch
+    size_a = sum(sum(v * v for v in row) for row in grad_a) / batch
+    if normalization == "none":
+        return lambda_s, lambda_a
+    if normalization == "batch":
+        return lambda_s / (size_s + 1e-6), lambda_a / (size_a + 1e-6)
+    mean = sum(y) / batch
+    spread = sum((v - mean) ** 2 for v in y) / batch
+    scale = (spread + 1e-6) / (size_s + size_a + 1e-6)
+    return lambda_s * scale, lambda_a * scale
+
+
+@pytest.mark.parametrize("normalization", ["none", "batch", "relative"])
+def test_gradient_weights_are_their_formulas_with_unequal_lambdas(normalization):
+    with jax.enable_x64(True):
+        _, _, _, y, grad_s, grad_a = _minibatch(np.random.default_rng(5))
+        weights = sc.gradient_weights(
+            jnp.asarray(y),
+            jnp.asarray(grad_s),
+            jnp.asarray(grad_a),
+            lambda_s=0.3,
+            lambda_a=2.5,
+            normalization=normalization,
+        )
+        expected = gradient_weights_formula(y, grad_s, grad_a, 0.3, 2.5, normalization)
+        np.testing.assert_allclose(np.asarray(weights, float), expected, rtol=RTOL)
+        if normalization == "batch":  # per block: the small action block gets the large weight
+            assert float(weights[1]) > 10 * float(weights[0])
+        if normalization == "relative":  # one factor: the ratio stays λ_a / λ_s
+            assert float(weights[1] / weights[0]) == pytest.approx(2.5 / 0.3, rel=RTOL)
+
+
+@pytest.mark.parametrize("normalization", ["none", "batch", "relative"])
+def test_sobolev_critic_loss_is_the_minibatch_mean_of_its_formula(normalization):
+    """``mean_b [(Q_b − y_b)² + w_s |∇_s Q_b − g_s,b|² + w_a |∇_a Q_b − g_a,b|²]`` by loops, with
+    the weights of the formula above; swapping λ_s and λ_a changes it (negative control)."""
+    with jax.enable_x64(True):
+        q, dq_ds, dq_da, y, grad_s, grad_a = _minibatch(np.random.default_rng(6))
+        weight_s, weight_a = gradient_weights_formula(y, grad_s, grad_a, 0.3, 2.5, normalization)
+        expected = sum(
+            (q[b] - y[b]) ** 2
+            + weight_s * sum((dq_ds[b, i] - grad_s[b, i]) ** 2 for i in range(3))
+            + weight_a * sum((dq_da[b, i] - grad_a[b, i]) ** 2 for i in range(2))
+            for b in range(len(y))
+        ) / len(y)
+        arrays = [jnp.asarray(a) for a in (q, dq_ds, dq_da, y, grad_s, grad_a)]
+        loss = sc.sobolev_critic_loss(
+            *arrays, lambda_s=0.3, lambda_a=2.5, normalization=normalization
+        )
+        assert float(loss) == pytest.approx(expected, rel=RTOL)
+        swapped = sc.sobolev_critic_loss(
+            *arrays, lambda_s=2.5, lambda_a=0.3, normalization=normalization
+        )
+        assert float(swapped) != pytest.approx(expected, rel=1e-3)
+
+
+def test_the_minibatch_losses_refuse_mismatched_shapes_and_unknown_normalizations():
+    q, dq_ds, dq_da, y, grad_s, grad_a = (
+        jnp.asarray(a) for a in _minibatch(np.random.default_rng(7))
+    )
+    weights = dict(lambda_s=1.0, lambda_a=1.0)
+    with pytest.raises(
+        ValueError, match=r"dy_ds must have shape \(B, d\) with B = 7; got shape \(6, 3\)"
+    ):
+        sc.gradient_weights(y, grad_s[:6], grad_a, **weights)
+    with pytest.raises(ValueError, match=r"y must have shape \(B,\); got shape \(7, 1\)"):
+        sc.gradient_weights(y[:, None], grad_s, grad_a, **weights)
+    with pytest.raises(ValueError, match=r"normalization must be one of none, batch, relative"):
+        sc.gradient_weights(y, grad_s, grad_a, normalization="max", **weights)
+    with pytest.raises(
+        ValueError, match=r"q must have shape \(B,\) with B = 7; got shape \(7, 1\)"
+    ):
+        sc.sobolev_critic_loss(q[:, None], dq_ds, dq_da, y, grad_s, grad_a, **weights)
+    with pytest.raises(ValueError, match=r"dq_da must have shape \(B, d\)"):
+        sc.sobolev_critic_loss(q, dq_ds, dq_da[:, 0], y, grad_s, grad_a, **weights)
 
 
 @pytest.mark.parametrize("delta", [0.5, 1.0, 2.0])
