@@ -1,9 +1,11 @@
-"""Parts every deterministic-actor agent shares (TD3, MAGE, DSDPG, Sobolev-TD3).
+"""The TD3-family assembly every deterministic-actor agent shares (TD3, MAGE, DSDPG, Sobolev-TD3).
 
 All of them keep a tanh actor, twin critics, target copies updated by Polyak averaging, and a
 delayed actor update (TD3, Fujimoto et al. 2018). They differ in the critic loss and the
-actor's objective, which each algorithm passes to :func:`make_update`; the update runs
-``updates_per_step`` steps inside one ``lax.scan``.
+actor's objective, which each algorithm passes to :func:`deterministic_agent` (through
+:func:`make_update`; the update runs ``updates_per_step`` steps inside one ``lax.scan``);
+:func:`init_state` builds their parameters. SAC (:mod:`agents.sac`) shares the critic, the
+action box and the Polyak update.
 """
 
 from __future__ import annotations
@@ -16,12 +18,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from agents.agent import Agent, EnvInfo
 from agents.networks import Params, actor_apply, mlp_apply, mlp_init
 
 __all__ = [
     "ActorCriticState",
     "actor_from_info",
     "critic_value",
+    "deterministic_agent",
+    "exploration_action",
+    "first_critic_value",
+    "init_state",
+    "init_twin_critics",
     "make_update",
     "polyak",
     "smoothed_target_action",
@@ -179,3 +187,80 @@ def make_update(
         return state, {name: jnp.mean(values) for name, values in losses.items()}
 
     return update
+
+
+# ----------------------------------------------------------------------------- the assembly
+
+
+def exploration_action(actor, actor_params, obs, key, sigma: float):
+    """``clip(π(s) + σ · scale · ε, low, high)``: Gaussian exploration in the action box."""
+    action = actor.apply(actor_params, obs) + sigma * actor.scale * jax.random.normal(
+        key, jnp.shape(actor.offset)
+    )
+    return jnp.clip(action, actor.low, actor.high)
+
+
+def first_critic_value(critic, obs, action, key):
+    """TD3's actor objective ``Q_1(s, a)`` (``key`` unused)."""
+    del key
+    return critic_value(critic[0], obs, action)
+
+
+def deterministic_agent(
+    hyper,
+    actor,
+    init,
+    *,
+    actor_optimizer,
+    critic_optimizer,
+    critic_loss,
+    actor_value=first_critic_value,
+    extra_update=None,
+    **agent_fields,
+) -> Agent:
+    """The :class:`~agents.agent.Agent` of a TD3-style algorithm from its critic loss and
+    actor objective.
+
+    The update is :func:`make_update`; exploration adds TD3's Gaussian noise
+    (``hyper.exploration_noise``); evaluation acts with the deterministic actor.
+    ``agent_fields`` (``extra_fields``, ``extras``, ``info_fields``) pass through.
+    """
+    update = make_update(
+        actor=actor,
+        actor_optimizer=actor_optimizer,
+        critic_optimizer=critic_optimizer,
+        critic_loss=critic_loss,
+        actor_value=actor_value,
+        policy_delay=hyper.policy_delay,
+        tau=hyper.tau,
+        extra_update=extra_update,
+    )
+    return Agent(
+        hyper=hyper,
+        init=init,
+        explore=jax.jit(
+            lambda state, obs, key: exploration_action(
+                actor, state.actor, obs, key, hyper.exploration_noise
+            )
+        ),
+        act=jax.jit(lambda state, obs: actor.apply(state.actor, obs)),
+        update=update,
+        **agent_fields,
+    )
+
+
+def init_state(key, hyper, info: EnvInfo, actor_optimizer, critic_optimizer, extra=None):
+    """Actor, twin critics on ``(s, a)``, their copies and optimiser states."""
+    actor_key, critic_key = jax.random.split(key)
+    actor_params = mlp_init(actor_key, (info.obs_dim, *hyper.hidden, info.action_dim))
+    critic = init_twin_critics(critic_key, (info.obs_dim + info.action_dim, *hyper.hidden, 1))
+    return ActorCriticState(
+        actor=actor_params,
+        actor_target=actor_params,
+        critic=critic,
+        critic_target=critic,
+        actor_opt=actor_optimizer.init(actor_params),
+        critic_opt=critic_optimizer.init(critic),
+        step=jnp.zeros((), jnp.int32),
+        extra=extra,
+    )

@@ -6,7 +6,7 @@ chunks, vmapped over seeds: exploration, the env step, the write into the replay
 (arrays in the scan carry), the ``updates_per_step`` agent updates and, at the chunk ends, the
 evaluation episodes. The host only cuts the run into chunks and writes files between them.
 Every algorithm runs here with the very ``init``/``explore``/``act``/``update`` functions of its
-:class:`agents.training.Agent`, the ones the host loop (:func:`agents.training.run_training`)
+:class:`agents.agent.Agent`, the ones the host loop (:func:`agents.training.run_training`)
 calls: no algorithm is written twice.
 
 One env step ``t`` (``0 ≤ t < steps``) of one seed, as in the host loop:
@@ -54,16 +54,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.agent import EnvInfo
+from agents.files import json_default, write_atomic, write_json
+from agents.registry import make_agent
 from agents.training import (
-    EnvInfo,
     TrainConfig,
-    _json_default,
     _Progress,
     _versions,
-    _write_atomic,
     check_same_run,
     final_success,
-    make_agent,
     success_fields,
 )
 
@@ -434,7 +433,7 @@ class _SeedFiles:
 
     def log(self, record: dict[str, Any]) -> None:
         with open(self.metrics_path, "a") as handle:
-            handle.write(json.dumps(record, default=_json_default) + "\n")
+            handle.write(json.dumps(record, default=json_default) + "\n")
 
     def last_record(self) -> dict[str, Any] | None:
         if not self.metrics_path.exists():
@@ -463,21 +462,18 @@ def _prepare(files: _SeedFiles, agent, resume: bool, seeds: list[int]) -> str:
     if out.exists() and not out.is_dir():
         raise ValueError(f"out {str(out)!r} is a file; give a folder for the run")
     out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(
+    write_json(
         files.config_path,
-        json.dumps(
-            {
-                "run": config.as_dict(),
-                "loop": "device",
-                "seeds_in_program": seeds,
-                "hyperparameters": dataclasses.asdict(agent.hyper),
-                "noise": "none",
-                "versions": _versions(),
-                "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-            },
-            indent=2,
-            default=_json_default,
-        ).encode(),
+        {
+            "run": config.as_dict(),
+            "loop": "device",
+            "seeds_in_program": seeds,
+            "hyperparameters": dataclasses.asdict(agent.hyper),
+            "noise": "none",
+            "versions": _versions(),
+            "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        },
+        sort_keys=False,
     )
     files.metrics_path.write_text("")
     return "fresh"
@@ -493,7 +489,7 @@ def _compiled(config: TrainConfig, build: Callable) -> tuple[Any, _Program]:
     their compilation. The key is everything the program depends on except the seed.
     """
     settings = {key: value for key, value in config.as_dict().items() if key != "seed"}
-    key = (json.dumps(settings, sort_keys=True, default=_json_default), build)
+    key = (json.dumps(settings, sort_keys=True, default=json_default), build)
     if key not in _COMPILED:
         if len(_COMPILED) >= 8:
             _COMPILED.pop(next(iter(_COMPILED)))
@@ -697,7 +693,7 @@ def _run_group(
                             "evals": evals[k],
                             "metrics_bytes": item.metrics_path.stat().st_size,
                         }
-                        _write_atomic(
+                        write_atomic(
                             item.checkpoint_path,
                             pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL),
                         )
@@ -736,9 +732,7 @@ def _run_group(
             "eval_curve": curve,
             "wall_seconds_last_session": wall,
         }
-        _write_atomic(
-            item.result_path, json.dumps(result, indent=2, default=_json_default).encode()
-        )
+        write_json(item.result_path, result, sort_keys=False)
         outcome[members[k]] = result
     return outcome
 
@@ -759,7 +753,7 @@ def device_group(settings: dict[str, Any]) -> str | None:
     if device_loop_problem(config) is not None:
         return None
     rest = {key: value for key, value in config.as_dict().items() if key != "seed"}
-    return json.dumps(rest, sort_keys=True, default=_json_default)
+    return json.dumps(rest, sort_keys=True, default=json_default)
 
 
 def run_seeds_from_settings(

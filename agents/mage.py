@@ -29,18 +29,20 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from agents.agent import Agent, EnvInfo
 from agents.common import (
     ActorCriticState,
     actor_from_info,
     critic_value,
+    deterministic_agent,
+    exploration_action,
+    init_state,
 )
 from agents.networks import mlp_apply, mlp_init
 from agents.options import check_fields, hyperparameters
-from agents.td3 import deterministic_agent, exploration_action, init_state
-from agents.training import Agent, EnvInfo
 from sobolev_core import huber_sobolev_loss, sobolev_target
 
-__all__ = ["MAGEConfig", "hyperparameters_for", "make_agent"]
+__all__ = ["MAGEConfig", "make_agent"]
 
 _LOG_STD_MIN, _LOG_STD_MAX = -10.0, 0.5
 
@@ -71,12 +73,9 @@ class MAGEConfig:
         check_fields(self)  # counts >= 1 (start_steps >= 0), finite rates, gamma, tau
 
 
-def hyperparameters_for(algo: str, options: dict) -> MAGEConfig:
-    return hyperparameters(MAGEConfig, options)
-
-
-def make_agent(info: EnvInfo, options: dict, *, algo: str = "mage") -> Agent:
-    hyper = hyperparameters_for(algo, options)
+def make_agent(info: EnvInfo, options: dict) -> Agent:
+    """MAGE's :class:`~agents.agent.Agent` for ``info`` with ``options`` applied."""
+    hyper = hyperparameters(MAGEConfig, options)
     actor = actor_from_info(info.action_low, info.action_high)
     actor_optimizer = optax.adam(hyper.actor_lr)
     critic_optimizer = optax.adam(hyper.critic_lr)

@@ -36,6 +36,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from sobolev_core import check_gamma
+
 __all__ = ["check_fields", "hyperparameters"]
 
 _FROM_ZERO = frozenset({"start_steps"})
@@ -53,9 +55,8 @@ _NON_NEGATIVE = frozenset(
         "lambda_a",
     }
 )
-# name -> (low, high, low included, high included)
+# name -> (low, high, low included, high included); gamma is sobolev_core.check_gamma's
 _INTERVALS = {
-    "gamma": (0.0, 1.0, True, False),
     "tau": (0.0, 1.0, False, True),
     "truncate": (0.0, 1.0, True, False),
 }
@@ -160,6 +161,8 @@ def check_fields(config: Any) -> None:
                 raise ValueError(f"option {name!r} must be > 0; got {value!r}")
             if name in _NON_NEGATIVE and not value >= 0:
                 raise ValueError(f"option {name!r} must be >= 0; got {value!r}")
+            if name == "gamma":
+                check_gamma(value, f"option {name!r}")
             if name in _INTERVALS:
                 _check_interval(name, value)
         elif isinstance(value, tuple) and _is_size_list(item.default):

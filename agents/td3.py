@@ -21,25 +21,22 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from agents.agent import Agent, EnvInfo
 from agents.common import (
     ActorCriticState,
     actor_from_info,
     critic_value,
-    init_twin_critics,
-    make_update,
+    deterministic_agent,
+    init_state,
     smoothed_target_action,
 )
-from agents.networks import mlp_init
 from agents.options import check_fields, hyperparameters
-from agents.training import Agent, EnvInfo
 
-__all__ = [
-    "TD3Config",
-    "deterministic_agent",
-    "exploration_action",
-    "first_critic_value",
-    "make_agent",
-]
+# Re-export (issue 14): the TD3-family assembly moved to agents.common; agents/dsdpg.py still
+# imports ``deterministic_agent`` from here (this module uses it too, so the import above
+# serves both). Switch that importer to agents.common, then drop this note.
+
+__all__ = ["TD3Config", "make_agent"]
 
 
 @dataclass(frozen=True)
@@ -64,85 +61,9 @@ class TD3Config:
         check_fields(self)  # counts >= 1 (start_steps >= 0), finite rates, gamma, tau
 
 
-def exploration_action(actor, actor_params, obs, key, sigma: float):
-    """``clip(π(s) + σ · scale · ε, low, high)``: Gaussian exploration in the action box."""
-    action = actor.apply(actor_params, obs) + sigma * actor.scale * jax.random.normal(
-        key, jnp.shape(actor.offset)
-    )
-    return jnp.clip(action, actor.low, actor.high)
-
-
-def first_critic_value(critic, obs, action, key):
-    """TD3's actor objective ``Q_1(s, a)`` (``key`` unused)."""
-    del key
-    return critic_value(critic[0], obs, action)
-
-
-def deterministic_agent(
-    hyper,
-    actor,
-    init,
-    *,
-    actor_optimizer,
-    critic_optimizer,
-    critic_loss,
-    actor_value=first_critic_value,
-    extra_update=None,
-    **agent_fields,
-) -> Agent:
-    """The :class:`Agent` of a TD3-style algorithm from its critic loss and actor objective.
-
-    The update is :func:`agents.common.make_update`; exploration adds TD3's Gaussian noise
-    (``hyper.exploration_noise``); evaluation acts with the deterministic actor.
-    ``agent_fields`` (``extra_fields``, ``extras``, ``info_fields``) pass through.
-    """
-    update = make_update(
-        actor=actor,
-        actor_optimizer=actor_optimizer,
-        critic_optimizer=critic_optimizer,
-        critic_loss=critic_loss,
-        actor_value=actor_value,
-        policy_delay=hyper.policy_delay,
-        tau=hyper.tau,
-        extra_update=extra_update,
-    )
-    return Agent(
-        hyper=hyper,
-        init=init,
-        explore=jax.jit(
-            lambda state, obs, key: exploration_action(
-                actor, state.actor, obs, key, hyper.exploration_noise
-            )
-        ),
-        act=jax.jit(lambda state, obs: actor.apply(state.actor, obs)),
-        update=update,
-        **agent_fields,
-    )
-
-
-def init_state(key, hyper, info: EnvInfo, actor_optimizer, critic_optimizer, extra=None):
-    """Actor, twin critics on ``(s, a)``, their copies and optimiser states."""
-    actor_key, critic_key = jax.random.split(key)
-    actor_params = mlp_init(actor_key, (info.obs_dim, *hyper.hidden, info.action_dim))
-    critic = init_twin_critics(critic_key, (info.obs_dim + info.action_dim, *hyper.hidden, 1))
-    return ActorCriticState(
-        actor=actor_params,
-        actor_target=actor_params,
-        critic=critic,
-        critic_target=critic,
-        actor_opt=actor_optimizer.init(actor_params),
-        critic_opt=critic_optimizer.init(critic),
-        step=jnp.zeros((), jnp.int32),
-        extra=extra,
-    )
-
-
-def hyperparameters_for(algo: str, options: dict) -> TD3Config:
-    return hyperparameters(TD3Config, options)
-
-
-def make_agent(info: EnvInfo, options: dict, *, algo: str = "td3") -> Agent:
-    hyper = hyperparameters_for(algo, options)
+def make_agent(info: EnvInfo, options: dict) -> Agent:
+    """TD3's :class:`~agents.agent.Agent` for ``info`` with ``options`` applied."""
+    hyper = hyperparameters(TD3Config, options)
     actor = actor_from_info(info.action_low, info.action_high)
     actor_optimizer = optax.adam(hyper.actor_lr)
     critic_optimizer = optax.adam(hyper.critic_lr)

@@ -1,10 +1,10 @@
-"""The shared training loop: one env, one agent, metrics, evaluation, checkpoints, resume.
+"""The host training loop: one env, one agent, metrics, evaluation, checkpoints, resume.
 
-An algorithm is a module with ``make_agent(env_info, options) -> Agent``: an :class:`Agent`
-is a NamedTuple of jitted functions (``init``, ``explore``, ``act``, ``update``) plus its
-hyperparameter dataclass. The loop below is the only place that touches the env, the replay
-buffer and the files, so every algorithm is trained, evaluated, checkpointed and resumed the
-same way.
+An algorithm is an entry of :data:`agents.registry.AGENTS`, whose ``make_agent(env_info,
+options)`` returns an :class:`agents.agent.Agent` (jitted ``init``, ``explore``, ``act``,
+``update`` plus its hyperparameter dataclass). The loop below (and the device loop,
+:mod:`agents.device_loop`) is the only place that touches the env, the replay buffer and the
+files, so every algorithm is trained, evaluated, checkpointed and resumed the same way.
 
 Files written to ``out_dir``:
 
@@ -34,7 +34,6 @@ after the bad update, so the last good one is kept.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import math
 import os
@@ -42,7 +41,7 @@ import pickle
 import platform
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -51,31 +50,45 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.envs import DiffModel, TrainingEnv, check_env_id, make_training_env
+from agents.agent import Agent, env_info
+from agents.agent import EnvInfo as EnvInfo  # re-export (the block below)
+from agents.envs import check_env_id, make_training_env
+from agents.files import json_default, write_atomic, write_json
 from agents.mujoco_jacobians import ENV_IDS
 from agents.noise import check_noise_for_env
+from agents.options import hyperparameters as hyperparameters  # re-export (the block below)
 from agents.replay import ReplayBuffer
 
 __all__ = [
-    "ALGORITHMS",
-    "Agent",
-    "EnvInfo",
     "TrainConfig",
     "TrainingDiverged",
-    "check_options",
-    "hyperparameters",
+    "check_same_run",
     "run_from_settings",
     "run_training",
 ]
 
-ALGORITHMS: dict[str, str] = {
-    "td3": "agents.td3",
-    "mage": "agents.mage",
-    "dsdpg": "agents.dsdpg",
-    "sobolev-td3": "agents.sobolev_td",
-    "sobolev-sac": "agents.sobolev_td",
-    "sac": "agents.sobolev_td",
+# ----------------------------------------------------------------------------- re-exports
+# Issue 14: Agent, EnvInfo and env_info moved to agents.agent, hyperparameters lives in
+# agents.options, and ALGORITHMS, check_options and make_agent are agents.registry's (AGENTS,
+# check_options, make_agent). They stay importable from here for the importers not yet
+# switched (agents/dsdpg.py, verify/, tests/verify/, tests/agents/make_dsdpg_golden.py); remove
+# this block and the two imports above marked "re-export" once they have.
+_MOVED_TO_REGISTRY = {
+    "ALGORITHMS": "AGENTS",
+    "check_options": "check_options",
+    "make_agent": "make_agent",
 }
+
+
+def __getattr__(name: str):
+    """``ALGORITHMS``, ``check_options``, ``make_agent``: agents.registry's, imported lazily
+    (agents.registry imports agents.dsdpg, which imports this module)."""
+    if name in _MOVED_TO_REGISTRY:
+        from agents import registry
+
+        return getattr(registry, _MOVED_TO_REGISTRY[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _CHECKPOINT_VERSION = 1
 
@@ -89,7 +102,7 @@ class TrainConfig:
     """One training run.
 
     Attributes:
-      algo: one of :data:`ALGORITHMS`.
+      algo: a name of :data:`agents.registry.AGENTS`.
       env: an env id of :func:`agents.envs.make_training_env`.
       noise: a noise spec (``none``, ``obs-mult:X``, ``dyn-gauss:σ``, ``act-gauss:σ``).
       steps: env steps to train for.
@@ -114,8 +127,9 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """``self`` if every field is valid, else ``ValueError`` naming the field."""
-        if self.algo not in ALGORITHMS:
-            raise ValueError(f"algo {self.algo!r} is unknown; accepted: {', '.join(ALGORITHMS)}")
+        from agents.registry import agent_entry  # lazily: see the re-exports above
+
+        agent_entry(self.algo)  # ValueError naming the accepted algos
         check_env_id(self.env)
         check_noise_for_env(self.noise, self.env, is_mujoco=self.env in ENV_IDS)
         for name in ("steps", "eval_every", "eval_episodes", "checkpoint_every"):
@@ -134,85 +148,6 @@ class TrainConfig:
         return {**dataclasses.asdict(self), "options": dict(self.options)}
 
 
-class EnvInfo(NamedTuple):
-    """What an algorithm may know about its env when it builds its networks."""
-
-    env_id: str
-    obs_dim: int
-    action_dim: int
-    action_low: np.ndarray
-    action_high: np.ndarray
-    diff_model: DiffModel | None
-    is_mujoco: bool
-
-
-class Agent(NamedTuple):
-    """An algorithm as functions (all jitted by the algorithm module).
-
-    Attributes:
-      hyper: the hyperparameter dataclass; the loop reads ``gamma``, ``batch_size``,
-        ``updates_per_step``, ``start_steps`` and ``buffer_size`` from it.
-      init: ``key -> state`` (a pytree: parameters, target parameters, optimiser states).
-      explore: ``(state, obs, key) -> action`` for collecting data.
-      act: ``(state, obs) -> action``, the deterministic evaluation policy.
-      update: ``(state, batch, key) -> (state, losses)``; ``batch`` holds the replay fields
-        with leading shape ``(updates_per_step, batch_size)``, ``losses`` maps names to
-        scalars (means over the updates).
-      extra_fields: replay fields beyond ``obs, action, reward, next_obs, terminated``
-        (name -> per-item shape).
-      extras: ``(training_env, obs, action, info) -> {name: array}`` filling the extra
-        fields; called before the env steps (it may query the env's current state), with the
-        step's ``info`` patched in by :func:`run_training` through ``info_fields``.
-      info_fields: extra fields copied from the step's ``info`` (e.g. ``noise``).
-    """
-
-    hyper: Any
-    init: Callable[[jax.Array], Any]
-    explore: Callable[[Any, jax.Array, jax.Array], jax.Array]
-    act: Callable[[Any, jax.Array], jax.Array]
-    update: Callable[[Any, dict[str, jax.Array], jax.Array], tuple[Any, dict[str, jax.Array]]]
-    extra_fields: Mapping[str, tuple[int, ...]] = {}
-    extras: Callable[[TrainingEnv, np.ndarray, np.ndarray], dict[str, np.ndarray]] | None = None
-    info_fields: tuple[str, ...] = ()
-
-
-def hyperparameters(cls: type, options: Mapping[str, Any]):
-    """``cls()`` with ``options`` applied; ``ValueError`` names an unknown, mistyped or
-    out-of-range option. Kept for its importers: the parser is :mod:`agents.options`."""
-    from agents.options import hyperparameters as parse
-
-    return parse(cls, options)
-
-
-def check_options(algo: str, options: Mapping[str, Any]):
-    """``algo``'s hyperparameters with ``options`` applied; ``ValueError`` if they are invalid."""
-    if algo not in ALGORITHMS:
-        raise ValueError(f"algo {algo!r} is unknown; accepted: {', '.join(ALGORITHMS)}")
-    module = importlib.import_module(ALGORITHMS[algo])
-    return module.hyperparameters_for(algo, dict(options))
-
-
-def make_agent(algo: str, env_info: EnvInfo, options: Mapping[str, Any]) -> Agent:
-    """The :class:`Agent` of ``algo`` for ``env_info`` with ``options`` applied."""
-    if algo not in ALGORITHMS:
-        raise ValueError(f"algo {algo!r} is unknown; accepted: {', '.join(ALGORITHMS)}")
-    module = importlib.import_module(ALGORITHMS[algo])
-    return module.make_agent(env_info, dict(options), algo=algo)
-
-
-def env_info(training_env: TrainingEnv) -> EnvInfo:
-    space = training_env.env.action_space
-    return EnvInfo(
-        env_id=training_env.env_id,
-        obs_dim=int(np.prod(training_env.env.observation_space.shape)),
-        action_dim=int(np.prod(space.shape)),
-        action_low=np.asarray(space.low, dtype=np.float32),
-        action_high=np.asarray(space.high, dtype=np.float32),
-        diff_model=training_env.diff_model,
-        is_mujoco=training_env.is_mujoco,
-    )
-
-
 # ----------------------------------------------------------------------------- files
 
 
@@ -226,25 +161,6 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             found[name] = "not installed"
     return found
-
-
-def _write_atomic(path: Path, payload: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        handle.write(payload)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-def _json_default(value: Any):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if dataclasses.is_dataclass(value):
-        return dataclasses.asdict(value)
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
 
 
 def _env_rngs(env) -> dict[str, Any]:
@@ -446,23 +362,22 @@ def run_training(
     training_env = make_training_env(config.env, config.noise, config.seed)
     eval_env = make_training_env(config.env, config.noise, config.seed + 1_000_003).env
     info = env_info(training_env)
+    from agents.registry import make_agent  # lazily: see the re-exports above
+
     agent = make_agent(config.algo, info, config.options)
     hyper = agent.hyper
     env = training_env.env
     if not config_path.exists():
-        _write_atomic(
+        write_json(
             config_path,
-            json.dumps(
-                {
-                    "run": config.as_dict(),
-                    "hyperparameters": dataclasses.asdict(hyper),
-                    "noise": training_env.noise.spec,
-                    "versions": _versions(),
-                    "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-                },
-                indent=2,
-                default=_json_default,
-            ).encode(),
+            {
+                "run": config.as_dict(),
+                "hyperparameters": dataclasses.asdict(hyper),
+                "noise": training_env.noise.spec,
+                "versions": _versions(),
+                "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+            },
+            sort_keys=False,
         )
 
     fields = {
@@ -551,11 +466,11 @@ def run_training(
             "env_rngs": _env_rngs(env),
             "metrics_bytes": metrics_path.stat().st_size,
         }
-        _write_atomic(checkpoint_path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
+        write_atomic(checkpoint_path, pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL))
 
     def log(record: dict[str, Any]) -> None:
         with open(metrics_path, "a") as handle:
-            handle.write(json.dumps(record, default=_json_default) + "\n")
+            handle.write(json.dumps(record, default=json_default) + "\n")
 
     try:
         while loop["env_steps"] < config.steps:
@@ -657,7 +572,7 @@ def run_training(
         "eval_curve": curve,
         "wall_seconds_last_session": wall,
     }
-    _write_atomic(result_path, json.dumps(result, indent=2, default=_json_default).encode())
+    write_json(result_path, result, sort_keys=False)
     return result
 
 

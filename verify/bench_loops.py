@@ -111,7 +111,8 @@ def host_rate(algo: str, env_id: str, options: dict, length: int) -> float:
     """
     import json
 
-    from agents.training import check_options, run_training
+    from agents.registry import check_options
+    from agents.training import run_training
 
     hyper = check_options(algo, options)
     warm = max(hyper.start_steps, hyper.batch_size) + 100

@@ -9,10 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from agents.agent import env_info
 from agents.common import actor_from_info
 from agents.dsdpg import hyperparameters_for, make_agent, pooled_targets
 from agents.envs import make_training_env
-from agents.training import TrainConfig, env_info, run_training
+from agents.training import TrainConfig, run_training
 from agents.world_models import make_world_model
 
 SMALL = {"hidden": [32, 32], "batch_size": 32, "start_steps": 100, "buffer_size": 1000}

@@ -17,7 +17,8 @@ import pytest
 
 import agents.device_loop as device_loop
 from agents.device_loop import device_loop_problem, functional_env, run_device_training
-from agents.training import TrainConfig, make_agent, run_training
+from agents.registry import make_agent
+from agents.training import TrainConfig, run_training
 
 SMALL = {"hidden": [16, 16], "batch_size": 8, "start_steps": 30}
 
@@ -65,18 +66,18 @@ def test_the_loop_applies_the_agents_update_to_the_batch_it_samples(tmp_path):
         )
     ]
     seen = []
-    real_write = device_loop._write_atomic
+    real_write = device_loop.write_atomic
 
     def keep_checkpoints(path, payload):
         if path.name == "checkpoint.pkl":
             seen.append(pickle.loads(payload))
         real_write(path, payload)
 
-    device_loop._write_atomic = keep_checkpoints
+    device_loop.write_atomic = keep_checkpoints
     try:
         run_device_training(configs, [tmp_path / "run"], progress=False)
     finally:
-        device_loop._write_atomic = real_write
+        device_loop.write_atomic = real_write
     before, after = seen[0], seen[-1]
     assert (before["env_steps"], after["env_steps"]) == (steps - 1, steps)
 
@@ -134,7 +135,7 @@ def test_device_runs_are_reproducible_and_write_the_host_files(tmp_path):
 
 def test_an_interrupted_device_run_resumes_exactly(tmp_path):
     whole = run_device_training(_configs(), [tmp_path / "w0", tmp_path / "w1"], progress=False)
-    real_write, written = device_loop._write_atomic, []
+    real_write, written = device_loop.write_atomic, []
 
     def interrupt_second_checkpoint(path, payload):
         if path.name == "checkpoint.pkl":
@@ -143,12 +144,12 @@ def test_an_interrupted_device_run_resumes_exactly(tmp_path):
                 raise KeyboardInterrupt
         real_write(path, payload)
 
-    device_loop._write_atomic = interrupt_second_checkpoint
+    device_loop.write_atomic = interrupt_second_checkpoint
     try:
         with pytest.raises(KeyboardInterrupt):
             run_device_training(_configs(), [tmp_path / "c0", tmp_path / "c1"], progress=False)
     finally:
-        device_loop._write_atomic = real_write
+        device_loop.write_atomic = real_write
     assert not (tmp_path / "c0" / "result.json").exists()
     resumed = run_device_training(
         _configs(), [tmp_path / "c0", tmp_path / "c1"], resume=True, progress=False

@@ -9,13 +9,12 @@ gains a field this table does not cover, so every new option gets a stated rule.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import math
 
 import pytest
 
-from agents.training import ALGORITHMS, check_options
+from agents.registry import AGENTS, check_options
 
 NAN, INF = float("nan"), float("inf")
 
@@ -60,22 +59,24 @@ RULES: dict[str, tuple[list, list]] = {
     "world_model": ([None, "nope"], ["flow"]),
     "kernel": ([1.0, "nope"], ["energy:beta=1.5"]),
     "grad_normalization": ([1, "max"], ["batch"]),
+    "model_normalisation": ([1, "nope"], ["none"]),
+    "operator": ([1, "nope"], ["complete"]),
 }
 
 
 def _config_type(algo: str) -> type:
-    return type(importlib.import_module(ALGORITHMS[algo]).hyperparameters_for(algo, {}))
+    return AGENTS[algo].config
 
 
 CASES = [
     (algo, item.name)
-    for algo in ALGORITHMS
+    for algo in AGENTS
     for item in dataclasses.fields(_config_type(algo))
     if item.name in RULES
 ]
 
 
-@pytest.mark.parametrize("algo", list(ALGORITHMS))
+@pytest.mark.parametrize("algo", list(AGENTS))
 def test_every_option_has_a_stated_rule(algo):
     names = {item.name for item in dataclasses.fields(_config_type(algo))}
     assert names - set(RULES) == set(), "give the new option a rule in RULES"
@@ -96,7 +97,7 @@ def test_good_values_are_accepted_with_the_default_type(algo, name):
     if name == "truncate":
         accepted = [v for v in accepted if int(2 * 10 * (1 - v)) >= 1]
     for value in accepted:
-        hyper = importlib.import_module(ALGORITHMS[algo]).hyperparameters_for(algo, {name: value})
+        hyper = check_options(algo, {name: value})
         got = getattr(hyper, name)
         assert type(got) is type(default), (name, value, got)
         if isinstance(default, tuple):
@@ -120,7 +121,7 @@ def test_options_as_the_command_line_parses_them():
 
 
 def test_directly_built_configs_are_checked_too():
-    from agents.sobolev_td import SACConfig
+    from agents.sac import SACConfig
     from agents.td3 import TD3Config
 
     with pytest.raises(ValueError, match="start_steps"):

@@ -20,12 +20,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from agents import sac
 from agents import sobolev_td as st
+from agents.agent import EnvInfo, env_info
 from agents.common import actor_from_info, critic_value, smoothed_target_action
 from agents.envs import make_training_env
 from agents.networks import mlp_apply, mlp_init
-from agents.training import EnvInfo, TrainConfig, check_options, env_info, make_agent, run_training
-from sobolev_core import SobolevTarget
+from agents.registry import check_options, make_agent
+from agents.training import TrainConfig, run_training
+from sobolev_core import SobolevTarget, gradient_weights
 
 TINY = {"hidden": [16, 16], "batch_size": 8, "gamma": 0.9}
 FD_STEP = 1e-6
@@ -132,7 +135,7 @@ def _by_hand_y(algo, info, agent, state, spec, key):
             next_value = _min_q(state.critic_target, next_obs, next_action)
         else:
             xi = jax.random.normal(key, (info.action_dim,))
-            next_action, log_prob = st.squashed_gaussian(
+            next_action, log_prob = sac.squashed_gaussian(
                 state.actor, next_obs, xi, spec.scale, spec.offset
             )
             next_value = (
@@ -149,7 +152,9 @@ def _agent_target(algo, info, agent, state, spec, item, key):
     if algo == "sobolev-td3":
         return st.td3_target(state, item, key, actor=spec, source=source, hyper=agent.hyper)
     alpha = jnp.exp(state.log_alpha)
-    return st.sac_target(state, alpha, item, key, spec=spec, source=source, gamma=agent.hyper.gamma)
+    return sac.sac_target(
+        state, alpha, item, key, spec=spec, source=source, gamma=agent.hyper.gamma
+    )
 
 
 @pytest.mark.parametrize(
@@ -189,7 +194,7 @@ def test_gradient_targets_equal_finite_differences_of_the_target(env_id, algo):
             else:  # plain SAC's target, from the stored next observation
                 value_only = jax.vmap(
                     lambda one: (
-                        st.sac_target(
+                        sac.sac_target(
                             state,
                             jnp.exp(state.log_alpha),
                             one,
@@ -315,7 +320,7 @@ def test_squashed_gaussian_log_density_is_the_change_of_variables():
         params = _float64(mlp_init(jax.random.key(0), (3, 8, 4)))
         obs, noise = jnp.array([0.2, -0.4, 1.0]), jnp.array([0.7, -1.3])
         scale, offset = jnp.array([2.0, 0.5]), jnp.array([0.0, 1.0])
-        action, log_prob = jax.jit(st.squashed_gaussian)(params, obs, noise, scale, offset)
+        action, log_prob = jax.jit(sac.squashed_gaussian)(params, obs, noise, scale, offset)
         out = np.asarray(mlp_apply(params, obs))
         mean, std = out[:2], np.exp(np.clip(out[2:], -20, 2))
         pre_tanh = mean + std * np.asarray(noise)
@@ -344,7 +349,7 @@ def test_zero_lambdas_give_the_value_only_td_loss(normalization):
     critic = tuple(mlp_init(jax.random.key(i), (5, 16, 1)) for i in range(2))
     obs, action = jnp.asarray(rng.normal(size=(12, 3))), jnp.asarray(rng.normal(size=(12, 2)))
     target = _random_targets(rng, 12, 3, 2)
-    loss, _ = st.sobolev_critic_loss(
+    loss, _ = st.twin_critics_sobolev_loss(
         critic, obs, action, target, lambda_s=0.0, lambda_a=0.0, normalization=normalization
     )
     value_only = sum(
@@ -354,10 +359,21 @@ def test_zero_lambdas_give_the_value_only_td_loss(normalization):
         for p in critic
     )
     assert float(loss) == pytest.approx(float(value_only), rel=1e-6)
-    with_grads, _ = st.sobolev_critic_loss(
+    with_grads, _ = st.twin_critics_sobolev_loss(
         critic, obs, action, target, lambda_s=1.0, lambda_a=1.0, normalization=normalization
     )
     assert float(with_grads) > float(loss) + 1e-3
+
+
+def _weights(target, normalization):
+    return gradient_weights(
+        target.value,
+        target.grad_state,
+        target.grad_action,
+        lambda_s=2.0,
+        lambda_a=3.0,
+        normalization=normalization,
+    )
 
 
 def test_gradient_weights_follow_their_formulas_and_relative_is_scale_free():
@@ -365,24 +381,22 @@ def test_gradient_weights_follow_their_formulas_and_relative_is_scale_free():
     size_s = float(np.mean(np.sum(np.asarray(target.grad_state) ** 2, -1)))
     size_a = float(np.mean(np.sum(np.asarray(target.grad_action) ** 2, -1)))
     spread = float(np.var(np.asarray(target.value))) + 1e-6
-    assert st.gradient_weights(target, 2.0, 3.0, "none") == (2.0, 3.0)
+    assert _weights(target, "none") == (2.0, 3.0)
     np.testing.assert_allclose(
-        st.gradient_weights(target, 2.0, 3.0, "batch"),
+        _weights(target, "batch"),
         (2 / (size_s + 1e-6), 3 / (size_a + 1e-6)),
         rtol=1e-5,
     )
     joint = spread / (size_s + size_a + 1e-6)  # one factor for both blocks
-    np.testing.assert_allclose(
-        st.gradient_weights(target, 2.0, 3.0, "relative"), (2 * joint, 3 * joint), rtol=1e-5
-    )
+    np.testing.assert_allclose(_weights(target, "relative"), (2 * joint, 3 * joint), rtol=1e-5)
     # 'relative': rescaling the rewards (values and gradients by c) and shifting the values
     # leave the weights unchanged, so the loss scales by c² and λ is dimensionless.
     scaled = SobolevTarget(
         40.0 * target.value - 7.0, 40.0 * target.grad_state, 40.0 * target.grad_action
     )
     np.testing.assert_allclose(
-        st.gradient_weights(scaled, 2.0, 3.0, "relative"),
-        st.gradient_weights(target, 2.0, 3.0, "relative"),
+        _weights(scaled, "relative"),
+        _weights(target, "relative"),
         rtol=1e-4,
     )
 
@@ -488,5 +502,5 @@ def test_an_env_without_derivatives_is_refused_by_name():
     info = EnvInfo("Humanoid-v5", 348, 17, -np.ones(17), np.ones(17), None, True)
     for algo in ("sobolev-td3", "sobolev-sac"):
         with pytest.raises(ValueError, match="Humanoid-v5"):
-            st.make_agent(info, {}, algo=algo)
-    assert st.make_agent(info, {}, algo="sac").extras is None  # plain SAC needs none
+            make_agent(algo, info, {})
+    assert make_agent("sac", info, {}).extras is None  # plain SAC needs none

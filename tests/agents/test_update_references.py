@@ -32,8 +32,9 @@ import numpy as np
 import optax
 import pytest
 
+from agents.agent import env_info
 from agents.envs import lq_system, make_training_env
-from agents.training import env_info, make_agent
+from agents.registry import make_agent
 from tests.agents import reference_updates as ref
 
 VALUE_RTOL = 1e-7  # float64 re-association (module docstring)
