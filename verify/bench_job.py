@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from verify.usage import UsageError
+from verify.usage import UsageError, writable_out
 
 _PREFIX = "sobolev-verify bench: error:"
 SECTIONS = ("steps", "loops", "sb3", "fd", "c7", "rates", "msmmd", "report", "tests")
@@ -388,7 +388,7 @@ def run_bench(args) -> int:
     if args.batch < 1 or args.repeats < 1:
         raise UsageError(f"{_PREFIX} --batch and --repeats must be >= 1")
     from agents.envs import check_env_id
-    from agents.files import FolderNotWritable, writable_folder, write_json
+    from agents.files import write_json
     from verify.records import library_versions
 
     try:
@@ -398,10 +398,7 @@ def run_bench(args) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise UsageError(f"{_PREFIX} --out {args.out!r} is a folder; give the JSON file to write")
-    try:  # before minutes of benchmarks, not after
-        writable_folder(out.parent)
-    except FolderNotWritable as error:  # "cannot write to '<path>': <reason>"
-        raise UsageError(f"{_PREFIX} {str(error).replace('to ', 'to --out ', 1)}") from None
+    writable_out(out.parent, _PREFIX)  # before minutes of benchmarks, not after
     result: dict = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
         "versions": library_versions(),

@@ -265,15 +265,23 @@ def _run_local(units, run_fn, batching, jobs, work, finish) -> None:
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
-                keys, settings_list, grouped = waiting.pop()
-                future = pool.submit(
-                    _execute_unit,
-                    run_fn,
-                    batching if grouped else None,
-                    settings_list,
-                    [work(k) for k in keys],
-                )
+                keys, settings_list, grouped = unit = waiting.pop()
+                try:
+                    future = pool.submit(
+                        _execute_unit,
+                        run_fn,
+                        batching if grouped else None,
+                        settings_list,
+                        [work(k) for k in keys],
+                    )
+                except BrokenProcessPool:  # a worker died after its last result came back
+                    waiting.append(unit)  # never started: it runs in the next pool
+                    break
                 running[future] = keys
+            if not running:  # the pool broke with nothing in flight: start afresh
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = _spawn_pool(jobs)
+                continue
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             broken = False
             for future in finished:

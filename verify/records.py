@@ -15,6 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from agents.files import write_json
+
 __all__ = [
     "EMPIRICAL_VERDICTS",
     "FAILING",
@@ -113,10 +115,7 @@ def save_records(records: list[Record], path: Path) -> None:
     for index, record in enumerate(records):
         if not isinstance(record, Record):
             raise ValueError(f"record {index} is {type(record).__name__}, not a Record")
-    path = Path(path)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps([asdict(r) for r in records], indent=2, sort_keys=True))
-    temporary.replace(path)
+    write_json(path, [asdict(r) for r in records], indent=2, sort_keys=True)
 
 
 # What a record in records.json must hold: field -> (accepted JSON types, their name).

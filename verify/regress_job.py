@@ -45,9 +45,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from agents.files import FolderNotWritable, writable_folder, write_json
+from agents.files import write_json
 from verify.suites import SUITES, cell_key, cell_name, suite_tasks
-from verify.usage import UsageError
+from verify.usage import UsageError, writable_out
 
 __all__ = [
     "DEFAULT_OUT",
@@ -422,10 +422,7 @@ def _regress(
             previous = _load_references(reference_path, cells, suite)
         except UsageError:
             previous = None  # being replaced anyway
-    try:
-        folder = writable_folder(out or DEFAULT_OUT)
-    except FolderNotWritable as error:  # "cannot write to '<path>': <reason>"
-        raise UsageError(str(error).replace("to ", "to --out ", 1)) from None
+    folder = writable_out(out or DEFAULT_OUT)
     trainer = _trainer(run_fn)
     fingerprint = code_fingerprint(trainer[0])
     start = time.perf_counter()

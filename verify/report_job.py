@@ -23,25 +23,16 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from agents.files import write_json
 from verify.records import Record, library_versions, load_records, save_records
-from verify.usage import UsageError, missing_extra_message
+from verify.usage import UsageError, missing_extra_message, writable_out
 
 DEFAULT_OUT = "sobolev-report"
 EXIT_FOR = {"pass": 0, "fail": 1, "inconclusive": 4}  # verify/cli.py EXIT_STATUS
 
 
 def _writable_folder(out: str | None, command: str) -> Path:
-    folder = Path(out or DEFAULT_OUT)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise UsageError(
-            f"sobolev-verify {command}: error: cannot write to --out {str(folder)!r}: {error.strerror}"
-        ) from None
-    return folder
+    return writable_out(out or DEFAULT_OUT, f"sobolev-verify {command}: error:")
 
 
 def _render(records: list[Record], folder: Path, meta: dict, title: str | None = None) -> dict:
@@ -136,9 +127,7 @@ def run_report(
             skipped[claim.name] = message
             print(f" SKIPPED: it {message}", file=sys.stderr, flush=True)
             continue  # nothing stored: a --resume after the install runs it
-        temporary = stored.with_suffix(".tmp")
-        temporary.write_text(json.dumps(dict(key=key, records=[asdict(r) for r in found])))
-        temporary.replace(stored)
+        write_json(stored, dict(key=key, records=[asdict(r) for r in found]), indent=None)
         records.extend(found)
         bad, unsure = sum(r.failed for r in found), sum(r.inconclusive for r in found)
         outcome = f"{len(found)} records, {bad} failing"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from verify.usage import UsageError
+from verify.usage import UsageError, writable_out
 
 _PREFIX = "sobolev-verify train: error:"
 
@@ -132,7 +132,6 @@ def _choose_loop(args, config) -> str:
 def run_train(args) -> int:
     from pathlib import Path
 
-    from agents.files import FolderNotWritable, writable_folder
     from agents.training import TrainConfig, TrainingDiverged, check_options, run_training
 
     seeds = _seeds(args)
@@ -165,10 +164,7 @@ def run_train(args) -> int:
             file=sys.stderr,
         )
     loop = _choose_loop(args, configs[0])
-    try:
-        writable_folder(out)
-    except FolderNotWritable as error:  # "cannot write to '<path>': <reason>"
-        raise UsageError(f"{_PREFIX} {str(error).replace('to ', 'to --out ', 1)}") from None
+    writable_out(out, _PREFIX)
     out_dirs = [out] if args.seeds is None else [out / f"seed-{seed}" for seed in seeds]
     progress = False if args.no_progress else None
     try:

@@ -54,3 +54,15 @@ def seed_value(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0; got {value}")
     return value
+
+
+def writable_out(path, prefix: str = "", option: str = "--out"):
+    """``agents.files.writable_folder(path)``, its failure a one-line :class:`UsageError`
+    naming ``option``: ``"<prefix> cannot write to --out '<path>': <reason>"``."""
+    from agents.files import FolderNotWritable, writable_folder
+
+    try:
+        return writable_folder(path)
+    except FolderNotWritable as error:  # "cannot write to '<path>': <reason>"
+        text = str(error).replace("to ", f"to {option} ", 1)
+        raise UsageError(f"{prefix} {text}" if prefix else text) from None
