@@ -13,11 +13,13 @@ A **cell** is the runs that differ only in ``seed``; a regression verdict is per
 **suite** is cells, the evaluation schedule, options for every run and per-algo overrides; a
 run's options are ``suite.options | suite.algo_options[algo] | cell.options`` (later wins).
 
-Accepted values (checked when a suite is built, so a typo fails at import):
+Accepted values (checked when a cell is built; the built-in suites are built when
+:data:`SUITES` first hands them out, so a typo fails on first use, and
+tests/verify/test_suites_registry.py builds every one):
 
-    algo    'td3', 'mage', 'dsdpg', 'sobolev-td3', 'sobolev-sac'
+    algo    a name of ``agents.registry.AGENTS`` (:data:`ALGOS`)
     env     a Gymnasium MuJoCo id 'Name-vN' (e.g. 'Hopper-v5'), 'point-mass:N' (the 2-D toy
-            with N >= 1 reward locations), or a JAX env: 'pendulum', 'toy-1d', 'lq'
+            with N >= 1 reward locations), or a JAX env of ``agents.registry.JAX_ENV_IDS``
     noise   'none', 'obs-mult:X' (0 <= X < 1), 'dyn-gauss:SIGMA', 'act-gauss:SIGMA' (SIGMA >= 0)
             in the canonical form of ``agents.noise.parse_noise(s).spec``; 'dyn-gauss'
             perturbs MuJoCo state, so it needs a MuJoCo env
@@ -27,21 +29,27 @@ Accepted values (checked when a suite is built, so a typo fails at import):
 
 **Expected runtimes** come from :func:`estimate_minutes`, a cost model stated in
 ``STEP_MS``/``RUN_OVERHEAD_S`` (costs measured on one core of a 2-core machine, to be
-recalibrated with measured run times).
+recalibrated with measured run times) and the algorithms' default hyperparameters.
+
+The algorithms, the JAX envs and the defaults are read from :mod:`agents.registry`, imported
+on first use, so importing this module (and listing the suites' names) needs neither the
+'agents' extra nor the second that import takes.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 __all__ = [
-    "ALGOS",
+    "ALGOS",  # noqa: F822 (read from agents.registry by the module's __getattr__)
     "SUITES",
     "Cell",
     "Suite",
@@ -53,9 +61,6 @@ __all__ = [
     "suite_tasks",
 ]
 
-ALGOS = ("td3", "mage", "dsdpg", "sobolev-td3", "sobolev-sac", "sac")
-JAX_ENVS = ("pendulum", "toy-1d", "lq")
-ENV_FORMS = f"a Gymnasium MuJoCo id 'Name-vN', 'point-mass:N' (N >= 1) or one of {JAX_ENVS}"
 NOISE_FORMS = (
     "'none', 'obs-mult:X' (0 <= X < 1), 'dyn-gauss:SIGMA' or 'act-gauss:SIGMA' (SIGMA >= 0)"
 )
@@ -65,6 +70,36 @@ _MUJOCO_ID = re.compile(r"[A-Z][A-Za-z0-9]*-v[0-9]+")
 _POINT_MASS = re.compile(r"point-mass:([1-9][0-9]*)")
 _NOISE = re.compile(r"(obs-mult|dyn-gauss|act-gauss):([0-9.eE+-]+)")
 _IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+@functools.cache
+def _registry() -> ModuleType:
+    """:mod:`agents.registry`, imported on first use (it needs the 'agents' extra)."""
+    import agents.registry
+
+    return agents.registry
+
+
+def _algos() -> tuple[str, ...]:
+    """The algorithm names, in the registry's order."""
+    return tuple(_registry().AGENTS)
+
+
+def _jax_envs() -> tuple[str, ...]:
+    return tuple(_registry().JAX_ENV_IDS)
+
+
+def _env_forms() -> str:
+    return f"a Gymnasium MuJoCo id 'Name-vN', 'point-mass:N' (N >= 1) or one of {_jax_envs()}"
+
+
+def __getattr__(name: str):
+    """``ALGOS``, ``JAX_ENVS``, ``ENV_FORMS``: read from agents.registry on first use."""
+    readers = {"ALGOS": _algos, "JAX_ENVS": _jax_envs, "ENV_FORMS": _env_forms}
+    if name in readers:
+        return readers[name]()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Cost model behind the expected runtimes (assumptions, not measurements): milliseconds of
 # one core per environment step, training update and evaluation included, with the default
@@ -83,8 +118,7 @@ STEP_MS = {
     "mage": 25.0,
     "dsdpg": 60.0,
 }
-LARGE_NETWORK_FACTOR = 3.0  # runs whose hidden layers are wider than 64 (or left at default)
-DEFAULT_UPDATES_PER_STEP = {"mage": 10, "dsdpg": 10}
+LARGE_NETWORK_FACTOR = 3.0  # runs whose hidden layers are wider than 64 (defaults included)
 RUN_OVERHEAD_S = 40.0  # start-up and jit compilation per run
 
 Options = tuple[tuple[str, Any], ...]
@@ -129,9 +163,9 @@ def _check_options(pairs: Options, where: str) -> None:
 
 def _check_env(env: str, where: str) -> None:
     if not isinstance(env, str) or not (
-        env in JAX_ENVS or _POINT_MASS.fullmatch(env) or _MUJOCO_ID.fullmatch(env)
+        env in _jax_envs() or _POINT_MASS.fullmatch(env) or _MUJOCO_ID.fullmatch(env)
     ):
-        raise ValueError(f"{where}: env {env!r} is not {ENV_FORMS}")
+        raise ValueError(f"{where}: env {env!r} is not {_env_forms()}")
 
 
 def _check_noise(noise: str, env: str, where: str) -> None:
@@ -172,8 +206,8 @@ class Cell:
 
     def __post_init__(self):
         where = f"cell {self.algo} {self.env} {self.noise}"
-        if self.algo not in ALGOS:
-            raise ValueError(f"{where}: algo {self.algo!r} is not one of {ALGOS}")
+        if self.algo not in _algos():
+            raise ValueError(f"{where}: algo {self.algo!r} is not one of {_algos()}")
         _check_env(self.env, where)
         _check_noise(self.noise, self.env, where)
         if (
@@ -219,8 +253,8 @@ class Suite:
                 raise ValueError(f"{where}: {name} must be an int >= 1; got {value!r}")
         _check_options(self.options, where)
         for algo, overrides in self.algo_options:
-            if algo not in ALGOS:
-                raise ValueError(f"{where}: algo_options names {algo!r}, not one of {ALGOS}")
+            if algo not in _algos():
+                raise ValueError(f"{where}: algo_options names {algo!r}, not one of {_algos()}")
             _check_options(overrides, f"{where}, algo_options[{algo!r}]")
         keys = [cell_key(suite_cell_settings(self, cell)) for cell in self.cells]
         if len(set(keys)) != len(keys):
@@ -315,16 +349,16 @@ def estimate_minutes(suite: Suite, *, cores: int = 2) -> float:
 
     ``Σ_runs (RUN_OVERHEAD_S + steps · STEP_MS[algo] · f · u / 1000) / cores / 60`` with
     ``f = LARGE_NETWORK_FACTOR`` unless every ``hidden`` layer is at most 64 wide, and ``u``
-    the run's updates per env step (perfect packing of runs onto cores assumed).
+    the run's updates per env step (perfect packing of runs onto cores assumed); what a run
+    does not set is its algorithm's default (``agents.registry``).
     """
     total = 0.0
     for task in suite_tasks(suite):
-        hidden = task["options"].get("hidden")
-        small = isinstance(hidden, list) and hidden and max(hidden) <= 64
+        defaults = _registry().AGENTS[task["algo"]].config()
+        hidden = list(task["options"].get("hidden", defaults.hidden))
+        small = bool(hidden) and max(hidden) <= 64
         factor = 1.0 if small else LARGE_NETWORK_FACTOR
-        updates = task["options"].get(
-            "updates_per_step", DEFAULT_UPDATES_PER_STEP.get(task["algo"], 1)
-        )
+        updates = task["options"].get("updates_per_step", defaults.updates_per_step)
         total += RUN_OVERHEAD_S + task["steps"] * STEP_MS[task["algo"]] * factor * updates / 1000
     return total / cores / 60
 
@@ -333,58 +367,65 @@ def estimate_minutes(suite: Suite, *, cores: int = 2) -> float:
 
 _MUJOCO_NOISES = ("none", "obs-mult:0.2", "dyn-gauss:0.05")
 
-SMOKE = Suite(
-    name="smoke",
-    summary="CI check that every algo trains and scores as before: 5 cells × 2 seeds × 300 steps",
-    cells=(
-        Cell("pendulum", "td3", steps=300),
-        Cell("pendulum", "sobolev-td3", steps=300),
-        Cell("point-mass:4", "mage", steps=300),
-        Cell("InvertedPendulum-v5", "dsdpg", "obs-mult:0.2", steps=300),
-        Cell("InvertedPendulum-v5", "sobolev-sac", "dyn-gauss:0.05", steps=300),
-    ),
-    eval_every=100,
-    eval_episodes=2,
-    options=options(hidden=[64, 64], batch_size=64, start_steps=100, buffer_size=10_000),
-    # the model-based updates differentiate through a model per sample, the costliest
-    algo_options=(
-        (
-            "mage",
-            options(batch_size=32, model_hidden=[64, 64], ensemble_size=4, updates_per_step=1),
+
+def _smoke() -> Suite:
+    return Suite(
+        name="smoke",
+        summary="CI check that every algo trains and scores as before: 5 cells × 2 seeds × 300 steps",
+        cells=(
+            Cell("pendulum", "td3", steps=300),
+            Cell("pendulum", "sobolev-td3", steps=300),
+            Cell("point-mass:4", "mage", steps=300),
+            Cell("InvertedPendulum-v5", "dsdpg", "obs-mult:0.2", steps=300),
+            Cell("InvertedPendulum-v5", "sobolev-sac", "dyn-gauss:0.05", steps=300),
         ),
-        ("dsdpg", options(batch_size=32, model_hidden=[64, 64], updates_per_step=1)),
-    ),
-)
+        eval_every=100,
+        eval_episodes=2,
+        options=options(hidden=[64, 64], batch_size=64, start_steps=100, buffer_size=10_000),
+        # the model-based updates differentiate through a model per sample, the costliest
+        algo_options=(
+            (
+                "mage",
+                options(batch_size=32, model_hidden=[64, 64], ensemble_size=4, updates_per_step=1),
+            ),
+            ("dsdpg", options(batch_size=32, model_hidden=[64, 64], updates_per_step=1)),
+        ),
+    )
+
 
 _STANDARD_SEEDS = (0, 1, 2, 3, 4)
-STANDARD = Suite(
-    name="standard",
-    summary="about an hour on 2 cores (cost model calibrated on measured runs): value-only and "
-    "Sobolev TD3/SAC on pendulum, TD3 and DSDPG on the point mass, TD3 with and without "
-    "observation noise and MAGE on InvertedPendulum, 5 seeds, 64-64 networks",
-    cells=(
-        *(
-            Cell("pendulum", algo, seeds=_STANDARD_SEEDS, steps=5000)
-            for algo in ("td3", "sobolev-td3", "sac", "sobolev-sac")
+
+
+def _standard() -> Suite:
+    return Suite(
+        name="standard",
+        summary="about an hour on 2 cores (cost model calibrated on measured runs): value-only and "
+        "Sobolev TD3/SAC on pendulum, TD3 and DSDPG on the point mass, TD3 with and without "
+        "observation noise and MAGE on InvertedPendulum, 5 seeds, 64-64 networks",
+        cells=(
+            *(
+                Cell("pendulum", algo, seeds=_STANDARD_SEEDS, steps=5000)
+                for algo in ("td3", "sobolev-td3", "sac", "sobolev-sac")
+            ),
+            *(
+                Cell("point-mass:4", algo, seeds=_STANDARD_SEEDS, steps=3000)
+                for algo in ("td3", "dsdpg")
+            ),
+            *(
+                Cell("InvertedPendulum-v5", "td3", noise, seeds=_STANDARD_SEEDS, steps=5000)
+                for noise in ("none", "obs-mult:0.2")
+            ),
+            Cell("InvertedPendulum-v5", "mage", seeds=_STANDARD_SEEDS, steps=5000),
         ),
-        *(
-            Cell("point-mass:4", algo, seeds=_STANDARD_SEEDS, steps=3000)
-            for algo in ("td3", "dsdpg")
+        eval_every=1000,
+        eval_episodes=5,
+        options=options(hidden=[64, 64], batch_size=64, start_steps=1000, buffer_size=50_000),
+        algo_options=(
+            ("mage", options(updates_per_step=1, ensemble_size=4, model_hidden=[64, 64])),
+            ("dsdpg", options(updates_per_step=1, model_hidden=[64, 64])),
         ),
-        *(
-            Cell("InvertedPendulum-v5", "td3", noise, seeds=_STANDARD_SEEDS, steps=5000)
-            for noise in ("none", "obs-mult:0.2")
-        ),
-        Cell("InvertedPendulum-v5", "mage", seeds=_STANDARD_SEEDS, steps=5000),
-    ),
-    eval_every=1000,
-    eval_episodes=5,
-    options=options(hidden=[64, 64], batch_size=64, start_steps=1000, buffer_size=50_000),
-    algo_options=(
-        ("mage", options(updates_per_step=1, ensemble_size=4, model_hidden=[64, 64])),
-        ("dsdpg", options(updates_per_step=1, model_hidden=[64, 64])),
-    ),
-)
+    )
+
 
 _FULL_SEEDS = (0, 1, 2, 3, 4)
 _FULL_MUJOCO_STEPS = {
@@ -392,28 +433,32 @@ _FULL_MUJOCO_STEPS = {
     "InvertedDoublePendulum-v5": 100_000,
     "Hopper-v5": 300_000,
 }
-FULL = Suite(
-    name="full",
-    summary="the paper-scale sweep for a cluster: every algo × 3 MuJoCo envs × 3 noises, the "
-    "point mass with and without observation noise, pendulum, 5 seeds",
-    cells=(
-        *(
-            Cell(env, algo, noise, seeds=_FULL_SEEDS, steps=steps)
-            for env, steps in _FULL_MUJOCO_STEPS.items()
-            for algo in ALGOS
-            for noise in _MUJOCO_NOISES
+
+
+def _full() -> Suite:
+    return Suite(
+        name="full",
+        summary="the paper-scale sweep for a cluster: every algo × 3 MuJoCo envs × 3 noises, the "
+        "point mass with and without observation noise, pendulum, 5 seeds",
+        cells=(
+            *(
+                Cell(env, algo, noise, seeds=_FULL_SEEDS, steps=steps)
+                for env, steps in _FULL_MUJOCO_STEPS.items()
+                for algo in _algos()
+                for noise in _MUJOCO_NOISES
+            ),
+            *(
+                Cell("point-mass:4", algo, noise, seeds=_FULL_SEEDS, steps=50_000)
+                for algo in _algos()
+                for noise in ("none", "obs-mult:0.2")
+            ),
+            *(Cell("pendulum", algo, seeds=_FULL_SEEDS, steps=30_000) for algo in _algos()),
         ),
-        *(
-            Cell("point-mass:4", algo, noise, seeds=_FULL_SEEDS, steps=50_000)
-            for algo in ALGOS
-            for noise in ("none", "obs-mult:0.2")
-        ),
-        *(Cell("pendulum", algo, seeds=_FULL_SEEDS, steps=30_000) for algo in ALGOS),
-    ),
-    eval_every=5000,
-    eval_episodes=10,
-    options=options(start_steps=5000),
-)
+        eval_every=5000,
+        eval_episodes=10,
+        options=options(start_steps=5000),
+    )
+
 
 # -- evidence suites: the papers' comparisons at budgets this machine affords -------------------
 
@@ -442,99 +487,143 @@ def _c7_suite(name: str, steps: int, summary: str) -> Suite:
     )
 
 
-C7_TOY = _c7_suite(
-    "c7-toy",
-    1500,
-    "docs/claims.md#c7 on the 2-D point mass at a 2-core budget (about 50 min with -j 2): N in {1, 2, 4} "
-    "reward locations, DSDPG with MSMMD, MMD, Huber-Sobolev and no-gradient MMD critics "
-    "against TD3, 5 seeds, 1500 env steps",
-)
-C7_TOY_LONG = _c7_suite(
-    "c7-toy-long",
-    30_000,
-    "docs/claims.md#c7 on the 2-D point mass at a budget for a cluster: the c7-toy cells, 30k steps",
-)
+def _c7_toy() -> Suite:
+    return _c7_suite(
+        "c7-toy",
+        1500,
+        "docs/claims.md#c7 on the 2-D point mass at a 2-core budget (about 50 min with -j 2): N in {1, 2, 4} "
+        "reward locations, DSDPG with MSMMD, MMD, Huber-Sobolev and no-gradient MMD critics "
+        "against TD3, 5 seeds, 1500 env steps",
+    )
 
-TD3_PENDULUM = Suite(
-    name="td3-ip",
-    summary="TD3 on InvertedPendulum-v5, 30k steps, 5 seeds (the baseline's sanity check), with "
-    "the TD3 paper's hyperparameters (Fujimoto et al. 2018, appendix: 400-300 networks, Adam "
-    "1e-3, batch 100) and 1000 random steps",
-    cells=(Cell("InvertedPendulum-v5", "td3", seeds=(0, 1, 2, 3, 4), steps=30_000),),
-    eval_every=2000,
-    eval_episodes=10,
-    options=options(
-        start_steps=1000, hidden=[400, 300], actor_lr=1e-3, critic_lr=1e-3, batch_size=100
-    ),
-)
 
-NOISY_IDP = Suite(
-    name="noisy-idp",
-    summary="InvertedDoublePendulum-v5 under obs-mult:0.2: td3, mage, dsdpg, 3 seeds, 5000 steps",
-    cells=tuple(
-        Cell("InvertedDoublePendulum-v5", algo, "obs-mult:0.2", seeds=(0, 1, 2), steps=5000)
-        for algo in ("td3", "mage", "dsdpg")
-    ),
-    eval_every=1000,
-    eval_episodes=5,
-    options=options(hidden=[128, 128], batch_size=128, start_steps=1000),
-    algo_options=(
-        ("mage", options(updates_per_step=1, ensemble_size=4, model_hidden=[128, 128])),
-        ("dsdpg", options(updates_per_step=1, model_hidden=[128, 128])),
-    ),
-)
+def _c7_toy_long() -> Suite:
+    return _c7_suite(
+        "c7-toy-long",
+        30_000,
+        "docs/claims.md#c7 on the 2-D point mass at a budget for a cluster: the c7-toy cells, 30k steps",
+    )
 
-PENDULUM_TD3 = Suite(
-    name="pendulum-td3",
-    summary="a learning check for one machine (a few minutes): TD3 on the JAX pendulum, "
-    "3 seeds × 6000 steps; catches bugs that stop TD3 from learning to swing up",
-    cells=(Cell("pendulum", "td3", seeds=(0, 1, 2), steps=6000),),
-    eval_every=1000,
-    eval_episodes=5,
-    options=options(hidden=[64, 64], batch_size=128, start_steps=1000, buffer_size=10_000),
-)
 
-FS_MUJOCO = Suite(
-    name="fs-mujoco",
-    summary="[FS] on MuJoCo at a 2-core budget: Sobolev-TD3 with finite-difference derivatives "
-    "of the whole env step against TD3 on InvertedPendulum-v5, 3 seeds, 8000 steps",
-    cells=tuple(
-        Cell("InvertedPendulum-v5", algo, seeds=(0, 1, 2), steps=8000)
-        for algo in ("td3", "sobolev-td3")
-    ),
-    eval_every=1000,
-    eval_episodes=5,
-    options=options(hidden=[64, 64], batch_size=128, start_steps=1000, buffer_size=10_000),
-)
+def _td3_pendulum() -> Suite:
+    return Suite(
+        name="td3-ip",
+        summary="TD3 on InvertedPendulum-v5, 30k steps, 5 seeds (the baseline's sanity check), with "
+        "the TD3 paper's hyperparameters (Fujimoto et al. 2018, appendix: 400-300 networks, Adam "
+        "1e-3, batch 100) and 1000 random steps",
+        cells=(Cell("InvertedPendulum-v5", "td3", seeds=(0, 1, 2, 3, 4), steps=30_000),),
+        eval_every=2000,
+        eval_episodes=10,
+        options=options(
+            start_steps=1000, hidden=[400, 300], actor_lr=1e-3, critic_lr=1e-3, batch_size=100
+        ),
+    )
+
+
+def _noisy_idp() -> Suite:
+    return Suite(
+        name="noisy-idp",
+        summary="InvertedDoublePendulum-v5 under obs-mult:0.2: td3, mage, dsdpg, 3 seeds, 5000 steps",
+        cells=tuple(
+            Cell("InvertedDoublePendulum-v5", algo, "obs-mult:0.2", seeds=(0, 1, 2), steps=5000)
+            for algo in ("td3", "mage", "dsdpg")
+        ),
+        eval_every=1000,
+        eval_episodes=5,
+        options=options(hidden=[128, 128], batch_size=128, start_steps=1000),
+        algo_options=(
+            ("mage", options(updates_per_step=1, ensemble_size=4, model_hidden=[128, 128])),
+            ("dsdpg", options(updates_per_step=1, model_hidden=[128, 128])),
+        ),
+    )
+
+
+def _pendulum_td3() -> Suite:
+    return Suite(
+        name="pendulum-td3",
+        summary="a learning check for one machine (a few minutes): TD3 on the JAX pendulum, "
+        "3 seeds × 6000 steps; catches bugs that stop TD3 from learning to swing up",
+        cells=(Cell("pendulum", "td3", seeds=(0, 1, 2), steps=6000),),
+        eval_every=1000,
+        eval_episodes=5,
+        options=options(hidden=[64, 64], batch_size=128, start_steps=1000, buffer_size=10_000),
+    )
+
+
+def _fs_mujoco() -> Suite:
+    return Suite(
+        name="fs-mujoco",
+        summary="[FS] on MuJoCo at a 2-core budget: Sobolev-TD3 with finite-difference derivatives "
+        "of the whole env step against TD3 on InvertedPendulum-v5, 3 seeds, 8000 steps",
+        cells=tuple(
+            Cell("InvertedPendulum-v5", algo, seeds=(0, 1, 2), steps=8000)
+            for algo in ("td3", "sobolev-td3")
+        ),
+        eval_every=1000,
+        eval_episodes=5,
+        options=options(hidden=[64, 64], batch_size=128, start_steps=1000, buffer_size=10_000),
+    )
+
 
 _C6_SEEDS = tuple(range(10))
-C6_LEARNING = Suite(
-    name="c6-learning",
-    summary="docs/claims.md#c6 learning: Sobolev-TD3 against TD3 and Sobolev-SAC against SAC on "
-    "pendulum (15k steps) and toy-1d (4k steps), 10 seeds, 64-64 networks; each cell's seeds "
-    "train as one device-loop program (about 5 min on 2 cores with -j 2)",
-    cells=tuple(
-        Cell(env, algo, seeds=_C6_SEEDS, steps=steps, options=options(start_steps=start))
-        for env, steps, start in (("pendulum", 15_000, 1000), ("toy-1d", 4000, 500))
-        for algo in ("td3", "sobolev-td3", "sac", "sobolev-sac")
-    ),
-    eval_every=1000,
-    eval_episodes=10,
-    options=options(hidden=[64, 64], batch_size=64, buffer_size=100_000),
-)
 
-SUITES: dict[str, Suite] = {
-    suite.name: suite
-    for suite in (
-        SMOKE,
-        STANDARD,
-        FULL,
-        PENDULUM_TD3,
-        C7_TOY,
-        C7_TOY_LONG,
-        TD3_PENDULUM,
-        NOISY_IDP,
-        FS_MUJOCO,
-        C6_LEARNING,
+
+def _c6_learning() -> Suite:
+    return Suite(
+        name="c6-learning",
+        summary="docs/claims.md#c6 learning: Sobolev-TD3 against TD3 and Sobolev-SAC against SAC on "
+        "pendulum (15k steps) and toy-1d (4k steps), 10 seeds, 64-64 networks; each cell's seeds "
+        "train as one device-loop program (about 5 min on 2 cores with -j 2)",
+        cells=tuple(
+            Cell(env, algo, seeds=_C6_SEEDS, steps=steps, options=options(start_steps=start))
+            for env, steps, start in (("pendulum", 15_000, 1000), ("toy-1d", 4000, 500))
+            for algo in ("td3", "sobolev-td3", "sac", "sobolev-sac")
+        ),
+        eval_every=1000,
+        eval_episodes=10,
+        options=options(hidden=[64, 64], batch_size=64, buffer_size=100_000),
     )
+
+
+# Suite name -> the function building it. The suites are built on first use: a cell's algo and
+# env are checked against agents.registry, whose import (the agents and their JAX, Gymnasium
+# and MuJoCo imports, about a second) needs the 'agents' extra; the names alone (the CLI's
+# choices) need neither.
+_BUILDERS: dict[str, Callable[[], Suite]] = {
+    "smoke": _smoke,
+    "standard": _standard,
+    "full": _full,
+    "pendulum-td3": _pendulum_td3,
+    "c7-toy": _c7_toy,
+    "c7-toy-long": _c7_toy_long,
+    "td3-ip": _td3_pendulum,
+    "noisy-idp": _noisy_idp,
+    "fs-mujoco": _fs_mujoco,
+    "c6-learning": _c6_learning,
 }
+
+
+class _Suites(Mapping):
+    """The suites by name, each built (and so checked) when first looked up."""
+
+    def __init__(self, builders: Mapping[str, Callable[[], Suite]]):
+        self._builders, self._built = dict(builders), {}
+
+    def __getitem__(self, name: str) -> Suite:
+        if name not in self._built:
+            suite = self._builders[name]()
+            assert suite.name == name, (suite.name, name)
+            self._built[name] = suite
+        return self._built[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._builders
+
+    def __iter__(self):
+        return iter(self._builders)
+
+    def __len__(self) -> int:
+        return len(self._builders)
+
+
+SUITES: Mapping[str, Suite] = _Suites(_BUILDERS)
