@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import itertools
 
 import numpy as np
@@ -93,16 +94,29 @@ def test_every_budget_has_a_suite_holding_both_arms_of_each_comparison(module):
                 assert any(arm.algo == task["algo"] for task in tasks), (arm, settings.suite.name)
 
 
-def test_c6_learning_testing_budget_trains_and_scores(tmp_path):
-    findings = c6_learning.run(c6_learning.SETTINGS["testing"], 0, tmp_path)
-    records = c6_learning.score(findings, {})
-    assert [r.case for r in records] == ["pendulum none: sobolev-td3 vs td3"]
-    (record,) = records
-    assert record.verdict in EMPIRICAL_VERDICTS and len(record.details["candidate_finals"]) == 2
-    again = cr.findings_from_folder(
-        tmp_path, c6_learning.SETTINGS["testing"].comparisons, n_boot=200
-    )
-    assert again[0].measured == record.measured  # the stored runs score the same
+def test_the_training_claims_are_registered_under_their_modules_names():
+    import verify.claims as claims
+
+    for module_name, (name, _) in claims.TRAINING_CLAIMS.items():
+        module = importlib.import_module(f"verify.claims.{module_name}")
+        (claim,) = claims.select(name)
+        assert (claim.name, claim.title) == (module.NAME, module.TITLE)
+        assert claim.settings["testing"] is module.SETTINGS["testing"] and not claim.default
+
+
+def test_c6_learning_testing_budget_through_the_cli(tmp_path):
+    from verify.cli import main
+    from verify.records import load_records
+
+    out = tmp_path / "report"
+    status = main(["report", "--claims", "C6-learning", "--budget", "testing", "--out", str(out)])
+    (record,) = load_records(out / "records.json")
+    assert record.case == "pendulum none: sobolev-td3 vs td3"
+    assert status == {"supported": 0, "contradicted": 1, "inconclusive": 4}[record.verdict]
+    assert len(record.details["candidate_finals"]) == 2
+    comparisons = c6_learning.SETTINGS["testing"].comparisons
+    (again,) = cr.findings_from_folder(out, comparisons, n_boot=200)
+    assert again.measured == record.measured  # the stored runs score the same
 
 
 def test_c7_mujoco_testing_budget_trains_and_scores(tmp_path):

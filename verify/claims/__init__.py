@@ -18,6 +18,7 @@ Modules: ``c1`` (Wasserstein contraction), ``c1_sweep`` (the smoothness trade-of
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +90,42 @@ def _run_c6(settings, seed, folder):
     return _load_c6().run(settings, seed, folder)
 
 
+class _LazySettings(Mapping):
+    """A training claim's ``SETTINGS``, imported on first use (they hold suites of agents)."""
+
+    def __init__(self, load: Callable[[], object]):
+        self._load = load
+
+    def __getitem__(self, budget: str):
+        return self._load().SETTINGS[budget]
+
+    def __iter__(self):
+        return iter(BUDGETS)
+
+    def __len__(self) -> int:
+        return len(BUDGETS)
+
+
+def _training_claim(module_name: str, name: str, title: str) -> Claim:
+    """A claim trained by agents: its module (and the agents extra) is imported when it runs;
+    ``name`` and ``title`` repeat the module's ``NAME`` and ``TITLE`` (a test checks them)."""
+
+    def load():
+        return importlib.import_module(f"verify.claims.{module_name}")
+
+    def run(settings, seed, folder):
+        return load().run(settings, seed, folder)
+
+    return Claim(
+        name, title, _LazySettings(load), run, score, default=False, writes_runs=True, load=load
+    )
+
+
+TRAINING_CLAIMS = {
+    "c6_learning": ("C6-learning", "C6 — Sobolev agents against value-only ones (training)"),
+    "c7_mujoco": ("C7-mujoco", "C7 — DSDPG under noise on MuJoCo (training)"),
+}
+
 CLAIMS = (
     claim_from_module(c1),
     claim_from_module(c2),
@@ -108,6 +145,7 @@ CLAIMS = (
         writes_runs=True,
         load=_load_c6,
     ),
+    *(_training_claim(module, *named) for module, named in TRAINING_CLAIMS.items()),
 )
 
 
