@@ -266,7 +266,9 @@ def twin_critics_sobolev_loss(
     the weights (``sobolev_core.gradient_weights``).
     """
     target = jax.lax.stop_gradient(target)
-    weights = dict(lambda_s=lambda_s, lambda_a=lambda_a, normalization=normalization)
+    weights = dict(
+        lambda_s=lambda_s, lambda_a=lambda_a, normalization=normalization, inputs=(obs, action)
+    )
     weight_s, weight_a = sobolev_core.gradient_weights(
         target.value, target.grad_state, target.grad_action, **weights
     )
