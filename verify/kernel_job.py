@@ -71,7 +71,11 @@ def run_kernel(*, spec: str, seed: int, as_json: bool) -> int:
     except ValueError as error:
         raise UsageError(f"sobolev-verify kernel: error: {error}") from None
     record = kernel_records(
-        kernel.spec if kernel.params else spec, KERNEL_BUDGET, seed, library_versions()
+        kernel,
+        KERNEL_BUDGET,
+        seed,
+        library_versions(),
+        label=kernel.spec if kernel.params else spec,
     )
     details = record.details
     counterexample = shrinking = None

@@ -40,8 +40,8 @@ SETTINGS = {
 
 def run(settings: Settings, seed: int) -> list[Finding]:
     findings = []
-    for label, spec in enumerate(("multiquadric:h=100", "energy:beta=1")):
-        kernel = sc.kernel_from_spec(spec)
+    kernels = (("multiquadric:h=100", sc.multiquadric(100.0)), ("energy:beta=1", sc.energy(1.0)))
+    for label, (spec, kernel) in enumerate(kernels):
         gamma, kappa = 0.8, 1.2
         problems = list(
             tabular_problems(

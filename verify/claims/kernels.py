@@ -41,10 +41,12 @@ SETTINGS = {
 }
 
 
-def kernel_finding(spec: str, kernel_mdps: int, seed: int) -> Finding:
-    """Validate one kernel; ``measured``/``bound`` are the worst MSMMD ratio and its bound
-    (``nan`` when the kernel is not scale sensitive)."""
-    kernel = sc.kernel_from_spec(spec)
+def kernel_finding(kernel: sc.Kernel | str, kernel_mdps: int, seed: int, label: str | None = None):
+    """Validate one kernel (a :class:`sobolev_core.Kernel`, or a spec of the table, parsed
+    here); ``measured``/``bound`` are the worst MSMMD ratio and its bound (``nan`` when the
+    kernel is not scale sensitive). ``label`` names the case (default: the spec)."""
+    spec = label or (kernel if isinstance(kernel, str) else kernel.spec)
+    kernel = sc.kernel_from_spec(kernel)  # a Kernel passes through unchanged
     generator = rng(seed, 1000)
     failures = []
     cpd = math.inf
@@ -117,9 +119,16 @@ def kernel_finding(spec: str, kernel_mdps: int, seed: int) -> Finding:
     )
 
 
-def kernel_records(spec: str, budget: Mapping[str, Any], seed: int, versions: dict) -> Record:
-    """One kernel's record (``sobolev-verify kernel``); ``budget["kernel_mdps"]`` random MDPs."""
-    return _score([kernel_finding(spec, budget["kernel_mdps"], seed)], versions)[0]
+def kernel_records(
+    kernel: sc.Kernel | str,
+    budget: Mapping[str, Any],
+    seed: int,
+    versions: dict,
+    label: str | None = None,
+) -> Record:
+    """One kernel's record (``sobolev-verify kernel``, which parses the user's spec once and
+    passes the :class:`~sobolev_core.Kernel`); ``budget["kernel_mdps"]`` random MDPs."""
+    return _score([kernel_finding(kernel, budget["kernel_mdps"], seed, label)], versions)[0]
 
 
 def run(settings: Settings, seed: int) -> list[Finding]:
