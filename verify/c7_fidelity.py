@@ -648,8 +648,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("budget", nargs="?", default="quick", choices=sorted(SETTINGS))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="write the result and records here")
+    parser.add_argument(
+        "--only", default=None, help="comma-separated world/operator/loss configurations"
+    )
+    parser.add_argument("--critic-updates", type=int, default=None)
+    parser.add_argument("--n-goals", default=None, help="comma-separated N values")
     args = parser.parse_args(argv)
-    result = run(SETTINGS[args.budget], args.seed)
+    settings = dict(SETTINGS[args.budget])
+    if args.only:
+        settings["configurations"] = tuple(args.only.split(","))
+    if args.critic_updates:
+        settings["critic_updates"] = args.critic_updates
+    if args.n_goals:
+        settings["n_goals"] = tuple(int(n) for n in args.n_goals.split(","))
+    result = run(settings, args.seed)
     records = score(result)
     for metric in ("w1", "msmmd"):
         print(f"\n{metric}\n" + table(result, metric))
