@@ -222,7 +222,10 @@ def test_testing_budget_trains_scores_and_rescores_from_its_folder(tmp_path):
         )
     again = cr.findings_from_folder(tmp_path, settings.comparisons, n_boot=settings.n_boot)
     assert [f.measured for f in again] == [r.measured for r in records]
-    summary = c7_toy.cell_summary(tmp_path)
+    summary = c7_toy.cell_summary(tmp_path, n_boot=200)
+    for row in summary:  # each seed once, though regress stores every run twice
+        assert row["seeds"] == [0, 1] and len(row["finals"]) == 2
+        assert row["iqm"] == pytest.approx(stats.trim_mean(row["finals"], 0.25))
     assert {row["cell"] for row in summary} >= {
         r.details["candidate"] + " point-mass:1" for r in records
     }

@@ -194,13 +194,15 @@ def cell_summary(folder: str | Path, *, n_boot: int = 2000, seed: int = 0) -> li
     goal summed over seeds."""
     from verify.stats import bootstrap_iqm_ci, iqm
 
-    groups: dict[tuple[str, str, int], list[tuple[int, Mapping[str, Any]]]] = {}
+    # a run is stored twice by regress (runs/KEY.json and its work folder's result.json):
+    # one entry per seed
+    groups: dict[tuple[str, str, int], dict[int, Mapping[str, Any]]] = {}
     for settings, result in _compare_runs._stored_results(Path(folder)):
         key = (settings["env"], _arm_label(settings), int(settings["steps"]))
-        groups.setdefault(key, []).append((int(settings["seed"]), result))
+        groups.setdefault(key, {})[int(settings["seed"])] = result
     rows = []
-    for (env, arm, steps), runs in sorted(groups.items()):
-        runs.sort(key=lambda pair: pair[0])
+    for (env, arm, steps), by_seed in sorted(groups.items()):
+        runs = sorted(by_seed.items())
         finals = [float(result["final_eval_return"]) for _, result in runs]
         success = [result.get("final_success") for _, result in runs]
         goals = [result.get("final_goals") for _, result in runs]
