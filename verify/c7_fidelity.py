@@ -81,8 +81,12 @@ _COMMON = dict(
     gamma=0.9, truncate=0.1, xi_dim=4, kernel_h=1.0, tau=0.05, critic_lr=1e-3, model_lr=1e-3
 )
 SETTINGS: dict[str, dict[str, Any]] = {
-    # testing: seconds-scale, for CI; quick: what a 2-core machine affords in ~20 min;
-    # full: the 10 seeds at a budget where the critics have converged.
+    # testing: CI (4 configurations, ~1.5 min on two free cores, 4.7 min at load 11);
+    # quick: the whole grid (14 configurations x N in {1,2,4,8}, 3 seeds), NOT timed end to
+    # end here: at load ~12 on 2 cores one configuration of N in {1,4} with 300 critic
+    # updates took ~2 min, so the grid is ~1 h there; the evidence of 2026-12-02 ran parts
+    # (--only ... --critic-updates 300 --n-goals 1,4, ~9 min per 4 configurations);
+    # full: the 10 seeds, for a bigger machine.
     "testing": dict(
         _COMMON,
         n_goals=(1, 4),
