@@ -2,7 +2,7 @@
 
 Ids accepted by :func:`make_training_env`:
 
-- a Gymnasium MuJoCo v5 id of :data:`agents.mujoco_jacobians.ENV_IDS` (Ant without contact
+- a Gymnasium MuJoCo v5 id of :data:`agents.mujoco_fd.ENV_IDS` (Ant without contact
   forces in the observation);
 - ``point-mass:N``: the stochastic 2-D point mass with ``N`` reward locations
   (:mod:`agents.point_mass`), episodes of 100 steps;
@@ -31,7 +31,7 @@ import numpy as np
 from gymnasium import spaces
 
 from agents import jax_envs
-from agents.mujoco_jacobians import ENV_IDS, make_env
+from agents.mujoco_fd import ENV_IDS, make_env
 from agents.noise import NoiseSpec, parse_noise, with_noise
 from agents.point_mass import make_point_mass
 

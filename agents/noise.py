@@ -29,7 +29,7 @@ re-computation of the observation entirely (see :class:`DynamicsGaussianNoise`).
 **Dynamics noise details.** The perturbation happens after the step's reward and termination
 are computed, so they belong to the unperturbed state ``f(s, a)``; the returned observation
 and the next step start from the perturbed one. Positions are perturbed in MuJoCo's tangent
-space (``mj_integratePos``, the convention of :mod:`agents.mujoco_jacobians`): plain addition
+space (``mj_integratePos``, the convention of :mod:`agents.mujoco_fd`): plain addition
 for hinge and slide joints, a rotation by ``exp(σ ξ / 2)`` for the quaternion of a free or
 ball joint, which stays a unit quaternion. After ``set_state`` (``mj_forward``) the wrapper
 runs ``mj_rnePostConstraint`` like the env's own step, so force read-outs in the observation
@@ -315,7 +315,7 @@ def with_noise(env: gym.Env, spec: NoiseSpec | str, *, seed: int) -> gym.Wrapper
     Raises ``ValueError`` for a bad spec, a bad seed, ``dyn-gauss`` on a non-MuJoCo env, and
     ``obs-mult`` / ``act-gauss`` on non-``Box`` spaces.
 
-    >>> from agents.mujoco_jacobians import make_env
+    >>> from agents.mujoco_fd import make_env
     >>> with_noise(make_env("InvertedPendulum-v5"), "obs-mult:0.2", seed=0).noise_spec.spec
     'obs-mult:0.2'
     """

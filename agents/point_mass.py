@@ -34,7 +34,7 @@ jit-able and differentiable, for Sobolev critics that need the true ``∂f/∂s`
 Derivatives are those of the formulas: zero across a wall or the speed limit.
 
 :func:`make_point_mass` builds the env through ``gymnasium.make`` with an unregistered
-``EnvSpec`` (nothing registered globally), like :func:`agents.mujoco_jacobians.make_env`.
+``EnvSpec`` (nothing registered globally), like :func:`agents.mujoco_fd.make_env`.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ from agents.agent import Agent, env_info
 from agents.agent import EnvInfo as EnvInfo  # re-export (the block below)
 from agents.envs import check_env_id, make_training_env
 from agents.files import json_default, write_atomic, write_json
-from agents.mujoco_jacobians import ENV_IDS
+from agents.mujoco_fd import ENV_IDS
 from agents.noise import check_noise_for_env
 from agents.options import hyperparameters as hyperparameters  # re-export (the block below)
 from agents.replay import ReplayBuffer

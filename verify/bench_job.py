@@ -126,8 +126,10 @@ def bench_steps(env_id: str, batch_size: int, repeats: int, variants=_STEP_VARIA
     count; DSDPG rows add the time of each piece (:func:`_dsdpg_parts`)."""
     import jax
 
+    from agents.agent import env_info
     from agents.envs import make_training_env
-    from agents.training import ALGORITHMS, env_info, make_agent
+    from agents.registry import AGENTS as ALGORITHMS
+    from agents.registry import make_agent
 
     training_env = make_training_env(env_id, "none", 0)
     info = env_info(training_env)
@@ -281,7 +283,8 @@ def _step_line(row: dict) -> str:
 
 def bench_rates(steps: int = 400) -> list[dict]:
     """Env steps per second of short training runs (a first run of each warms the compiler)."""
-    from agents.training import ALGORITHMS, TrainConfig, run_training
+    from agents.registry import AGENTS as ALGORITHMS
+    from agents.training import TrainConfig, run_training
 
     rows = []
     small = {"hidden": [64, 64], "batch_size": 64, "start_steps": 100}

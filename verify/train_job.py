@@ -132,7 +132,8 @@ def _choose_loop(args, config) -> str:
 def run_train(args) -> int:
     from pathlib import Path
 
-    from agents.training import TrainConfig, TrainingDiverged, check_options, run_training
+    from agents.registry import check_options
+    from agents.training import TrainConfig, TrainingDiverged, run_training
 
     seeds = _seeds(args)
     out = Path(args.out)

@@ -79,8 +79,9 @@ def visited_kappa(run_dir: str | Path, *, windows: int = 4, gamma: float | None 
     ``windows`` splits the buffer (in visiting order) into that many equal spans, so the
     random phase and the learned phase can be told apart; ``gamma`` defaults to the run's.
     """
+    from agents.agent import env_info
     from agents.envs import make_training_env
-    from agents.training import env_info, make_agent
+    from agents.registry import make_agent
 
     run_dir = Path(run_dir)
     if isinstance(windows, bool) or not isinstance(windows, int) or windows < 1:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from agents.mujoco_jacobians import make_env
+from agents.mujoco_fd import make_env
 from agents.noise import (
     ActionGaussianNoise,
     DynamicsGaussianNoise,

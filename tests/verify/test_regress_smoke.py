@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from agents.training import check_options
+from agents.registry import check_options
 from verify.regress_job import run_regress
 from verify.suites import SUITES, suite_tasks
 

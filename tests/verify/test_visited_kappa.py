@@ -7,7 +7,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from agents.training import TrainConfig, env_info, make_agent, run_training
+from agents.agent import env_info
+from agents.registry import make_agent
+from agents.training import TrainConfig, run_training
 from verify.visited_kappa import kappa_summary, visited_kappa
 
 ENV = "InvertedPendulum-v5"

@@ -9,8 +9,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents.agent import env_info
 from agents.envs import make_training_env
-from agents.training import env_info, make_agent
+from agents.registry import make_agent
 from verify.claims._c6_settings import CLAIM, PAIR_TD3, Settings
 from verify.claims._common import Finding, finding
 

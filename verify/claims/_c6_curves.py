@@ -14,10 +14,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents import sobolev_td as sobolev
+from agents import sac
+from agents.agent import env_info
 from agents.common import actor_from_info, critic_value
 from agents.envs import make_training_env
-from agents.training import TrainConfig, env_info, make_agent, run_training
+from agents.registry import make_agent
+from agents.training import TrainConfig, run_training
 from verify.claims._c6_lq import iqm_band
 from verify.claims._c6_settings import CLAIM, PAIR_TD3, START_STEPS, Settings
 from verify.claims._common import Finding, finding, outcome_of
@@ -61,7 +63,7 @@ def _policy_gradient_spread(settings: dict[str, Any], run_dir: Path, minibatches
     else:
 
         def objective(actor_params, obs, key):
-            loss, _ = sobolev.sac_actor_loss(
+            loss, _ = sac.sac_actor_loss(
                 actor_params, state.critic, jnp.exp(state.log_alpha), obs, key, spec=spec
             )
             return -loss

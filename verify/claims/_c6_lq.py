@@ -131,7 +131,7 @@ def _lq_curves(
             targets = jax.vmap(target)(obs[index], action[index], noise[index])
 
             def loss(p):
-                return sobolev.sobolev_critic_loss(
+                return sobolev.twin_critics_sobolev_loss(
                     (p,),
                     obs[index],
                     action[index],

@@ -13,11 +13,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from agents import sac
 from agents import sobolev_td as sobolev
+from agents.agent import env_info
 from agents.common import actor_from_info, critic_value, smoothed_target_action
 from agents.envs import lq_system, make_training_env
 from agents.jax_envs import linear_quadratic
-from agents.training import env_info, make_agent
+from agents.registry import make_agent
 from sobolev_core import sobolev_target
 from verify.claims._c6_settings import CLAIM, Settings
 from verify.claims._common import Finding, finding
@@ -62,7 +64,7 @@ def _consistency_case(env_id: str, algo: str, points: int, seed: int) -> dict[st
                 state, item, key, actor=spec, source=source, hyper=agent.hyper
             )
         alpha = jnp.exp(state.log_alpha)
-        return sobolev.sac_target(state, alpha, item, key, spec=spec, source=source, gamma=gamma)
+        return sac.sac_target(state, alpha, item, key, spec=spec, source=source, gamma=gamma)
 
     def by_hand(obs, action, noise, done, key):  # y(s, a) composed without sobolev_target
         next_obs, reward = model.transition(obs, action, noise)
@@ -81,7 +83,7 @@ def _consistency_case(env_id: str, algo: str, points: int, seed: int) -> dict[st
             )
         else:
             xi = jax.random.normal(key, (info.action_dim,))
-            next_action, log_prob = sobolev.squashed_gaussian(
+            next_action, log_prob = sac.squashed_gaussian(
                 state.actor, next_obs, xi, spec.scale, spec.offset
             )
             next_value = (

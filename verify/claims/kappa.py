@@ -38,7 +38,7 @@ SETTINGS = {
 def run(settings: Settings, seed: int) -> list[Finding]:
     if not settings.mujoco_envs:  # nothing to import, so no extra needed
         return []
-    from agents.mujoco_jacobians import kappa_along_rollout
+    from agents.mujoco_kappa import kappa_along_rollout
 
     findings = []
     for env_id in settings.mujoco_envs:
