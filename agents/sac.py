@@ -91,7 +91,7 @@ class SobolevSACConfig(SACConfig):
 
     lambda_s: float = 1.0
     lambda_a: float = 1.0
-    grad_normalization: str = "relative"
+    grad_normalization: str = "bounded"
     fd_eps: float = 1e-6
 
     def check(self) -> None:
