@@ -330,7 +330,17 @@ def cell_key(settings: Mapping[str, Any]) -> str:
     return f"{prefix}-{_digest({k: v for k, v in settings.items() if k != 'seed'})}"
 
 
-_NAMED_OPTIONS = ("critic_loss", "world_model", "truncate")
+_NAMED_OPTIONS = (
+    "critic_loss",
+    "world_model",
+    "truncate",
+    "operator",
+    "model_normalisation",
+    "grad_normalization",
+    "lambda_s",
+    "lambda_a",
+    "gamma",
+)
 
 
 def cell_name(settings: Mapping[str, Any]) -> str:
@@ -589,6 +599,83 @@ def _c6_learning() -> Suite:
 # env are checked against agents.registry, whose import (the agents and their JAX, Gymnasium
 # and MuJoCo imports, about a second) needs the 'agents' extra; the names alone (the CLI's
 # choices) need neither.
+_NOISY_ENVS = ("InvertedDoublePendulum-v5", "Hopper-v5")
+_NOISY_NOISES = ("obs-mult:0.2", "dyn-gauss:0.05")
+
+
+def _noisy_mujoco() -> Suite:
+    small = options(updates_per_step=1, model_hidden=[64, 64])
+    return Suite(
+        name="noisy-mujoco",
+        summary="docs/claims.md#c7 on MuJoCo at a 2-core budget: InvertedDoublePendulum-v5 and "
+        "Hopper-v5 under obs-mult:0.2 and dyn-gauss:0.05, td3, mage and dsdpg, 5 seeds × 3000 "
+        "steps, 64-64 networks (about 90 min with -j 1 on 2 busy cores)",
+        cells=tuple(
+            Cell(env, algo, noise, seeds=(0, 1, 2, 3, 4), steps=3000)
+            for env in _NOISY_ENVS
+            for noise in _NOISY_NOISES
+            for algo in ("td3", "mage", "dsdpg")
+        ),
+        eval_every=1000,
+        eval_episodes=5,
+        options=options(hidden=[64, 64], batch_size=64, start_steps=500, buffer_size=50_000),
+        algo_options=(("mage", options(ensemble_size=4, **dict(small))), ("dsdpg", small)),
+    )
+
+
+def _noisy_mujoco_full() -> Suite:
+    steps = {"InvertedDoublePendulum-v5": 100_000, "Hopper-v5": 300_000}
+    return Suite(
+        name="noisy-mujoco-full",
+        summary="docs/claims.md#c7 on MuJoCo at paper scale, for --executor ray: the "
+        "noisy-mujoco cells at 100k (InvertedDoublePendulum) and 300k (Hopper) steps with the "
+        "algorithms' default hyperparameters",
+        cells=tuple(
+            Cell(env, algo, noise, seeds=(0, 1, 2, 3, 4), steps=steps[env])
+            for env in _NOISY_ENVS
+            for noise in _NOISY_NOISES
+            for algo in ("td3", "mage", "dsdpg")
+        ),
+        eval_every=5000,
+        eval_episodes=10,
+        options=options(start_steps=5000),
+    )
+
+
+def _c6_learning_full() -> Suite:
+    base = _c6_learning()
+    ip_options = options(hidden=[64, 64], batch_size=128, start_steps=1000, buffer_size=10_000)
+    variants = (
+        ("td3", ()),
+        ("sobolev-td3", ()),
+        ("sobolev-td3", options(grad_normalization="relative")),
+        ("sobolev-td3", options(grad_normalization="none")),
+        ("sobolev-td3", options(lambda_s=0.0)),
+    )
+    return Suite(
+        name="c6-learning-full",
+        summary="docs/claims.md#c6: c6-learning plus InvertedPendulum-v5 (TD3 and Sobolev-TD3 "
+        "with its default, relative and no gradient normalisation and with lambda_s = 0), "
+        "10 seeds × 8000 steps",
+        cells=(
+            *base.cells,
+            *(
+                Cell(
+                    "InvertedPendulum-v5",
+                    algo,
+                    seeds=tuple(range(10)),
+                    steps=8000,
+                    options=variant + ip_options,
+                )
+                for algo, variant in variants
+            ),
+        ),
+        eval_every=base.eval_every,
+        eval_episodes=base.eval_episodes,
+        options=base.options,
+    )
+
+
 _BUILDERS: dict[str, Callable[[], Suite]] = {
     "smoke": _smoke,
     "standard": _standard,
@@ -600,6 +687,9 @@ _BUILDERS: dict[str, Callable[[], Suite]] = {
     "noisy-idp": _noisy_idp,
     "fs-mujoco": _fs_mujoco,
     "c6-learning": _c6_learning,
+    "c6-learning-full": _c6_learning_full,
+    "noisy-mujoco": _noisy_mujoco,
+    "noisy-mujoco-full": _noisy_mujoco_full,
 }
 
 

@@ -24,18 +24,14 @@ from verify.claims._common import Finding
 from verify.claims._common import score as _score
 from verify.claims._compare_runs import Arm, Comparison, Settings
 from verify.records import Record
-from verify.suites import Cell, Suite, options
+from verify.suites import SUITES, Cell, Suite, options
 
 NAME, TITLE = "C7-mujoco", "C7 — DSDPG under noise on MuJoCo (training)"
-ENVS = ("InvertedDoublePendulum-v5", "Hopper-v5")
-NOISES = ("obs-mult:0.2", "dyn-gauss:0.05")
-ALGOS = ("td3", "mage", "dsdpg")
 _STATEMENT = "[DS]: under observation or dynamics noise DSDPG ends above {baseline}"
 COMPARISONS = tuple(
     Comparison("C7", Arm(baseline), Arm("dsdpg"), _STATEMENT.format(baseline=baseline))
     for baseline in ("td3", "mage")
 )
-_SMALL = options(updates_per_step=1, model_hidden=[64, 64])
 
 TESTING_SUITE = Suite(
     name="c7-mujoco-testing",
@@ -49,36 +45,8 @@ TESTING_SUITE = Suite(
     options=options(hidden=[16, 16], batch_size=16, start_steps=100, buffer_size=1000),
     algo_options=(("dsdpg", options(updates_per_step=1, model_hidden=[16, 16])),),
 )
-QUICK_SUITE = Suite(
-    name="noisy-mujoco",
-    summary="C7 on MuJoCo at a 2-core budget: InvertedDoublePendulum-v5 and Hopper-v5 under "
-    "obs-mult:0.2 and dyn-gauss:0.05, td3, mage and dsdpg, 5 seeds × 3000 steps, 64-64 networks",
-    cells=tuple(
-        Cell(env, algo, noise, seeds=(0, 1, 2, 3, 4), steps=3000)
-        for env in ENVS
-        for noise in NOISES
-        for algo in ALGOS
-    ),
-    eval_every=1000,
-    eval_episodes=5,
-    options=options(hidden=[64, 64], batch_size=64, start_steps=500, buffer_size=50_000),
-    algo_options=(("mage", options(ensemble_size=4, **dict(_SMALL))), ("dsdpg", _SMALL)),
-)
-_FULL_STEPS = {"InvertedDoublePendulum-v5": 100_000, "Hopper-v5": 300_000}
-FULL_SUITE = Suite(
-    name="noisy-mujoco-full",
-    summary="C7 on MuJoCo at paper scale, for --executor ray: the noisy-mujoco cells at 100k "
-    "(InvertedDoublePendulum) and 300k (Hopper) steps with the algorithms' defaults",
-    cells=tuple(
-        Cell(env, algo, noise, seeds=(0, 1, 2, 3, 4), steps=_FULL_STEPS[env])
-        for env in ENVS
-        for noise in NOISES
-        for algo in ALGOS
-    ),
-    eval_every=5000,
-    eval_episodes=10,
-    options=options(start_steps=5000),
-)
+QUICK_SUITE = SUITES["noisy-mujoco"]  # verify/suites.py: also `regress noisy-mujoco`
+FULL_SUITE = SUITES["noisy-mujoco-full"]
 
 SETTINGS = {
     "testing": Settings(TESTING_SUITE, COMPARISONS[:1], n_boot=200),
