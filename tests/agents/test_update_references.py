@@ -767,6 +767,7 @@ MODEL_LOG_STD = (-10.0, 2.0)  # agents.world_models' soft bounds (normalised uni
 MAX_LOG_SCALE = 2.0  # the flow couplings' log-scale bound L
 DSDPG_N, DSDPG_M, XI_DIM, TRUNCATE = 4, 3, 2, 0.25  # 2N = 8 pooled, floor(0.25 · 8) = 2 dropped
 DSDPG_OPTIONS = {
+    "model_normalisation": "none",  # the reference below standardises nothing
     "hidden": [8, 8],
     "batch_size": BATCH,
     "updates_per_step": ROWS,
