@@ -125,3 +125,44 @@ def test_c7_mujoco_testing_budget_trains_and_scores(tmp_path):
     assert record.case == "InvertedDoublePendulum-v5 obs-mult:0.2: dsdpg vs td3"
     assert record.verdict in EMPIRICAL_VERDICTS
     assert len(record.details["baseline_finals"]) == len(record.details["candidate_finals"]) == 2
+
+
+def test_the_fidelity_claim_is_registered_and_stamps_the_versions():
+    import verify.claims as claims
+    from verify.claims import c7_fidelity
+    from verify.records import Record
+
+    (claim,) = claims.select("C7-fidelity")
+    assert claim.settings["testing"] is c7_fidelity.SETTINGS["testing"] and not claim.default
+    stub = Record(
+        claim="C7", case="x", settings={}, seed=0, measured=0.0, bound=0.0, verdict="inconclusive"
+    )
+    original = c7_fidelity.score
+    try:
+        c7_fidelity.score = lambda result: [stub]
+        (stamped,) = claim.score({}, {"jax": "1"})
+    finally:
+        c7_fidelity.score = original
+    assert stamped.versions == {"jax": "1"} and stamped.verdict == "inconclusive"
+
+
+def test_a_regress_folder_is_read_once_per_run(tmp_path):
+    """regress keeps runs/KEY.json and the run's own work/.../result.json: one run, not two."""
+    import json
+
+    settings = dict(algo="td3", env="pendulum", noise="none", steps=10, seed=0, options={})
+    (tmp_path / "runs").mkdir()
+    stored = {"settings": settings, "result": {"final_eval_return": 1.0}}
+    (tmp_path / "runs" / "td3.json").write_text(json.dumps(stored))
+    work = tmp_path / "work" / "abc" / "td3"
+    work.mkdir(parents=True)
+    (work / "config.json").write_text(json.dumps({"run": settings}))
+    (work / "result.json").write_text(json.dumps({"final_eval_return": 1.0}))
+    assert len(cr._stored_results(tmp_path)) == 1
+    # negative control: the same run twice outside work/ is refused when scored
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "config.json").write_text(json.dumps({"run": settings}))
+    (tmp_path / "copy" / "result.json").write_text(json.dumps({"final_eval_return": 2.0}))
+    results = cr._stored_results(tmp_path) + _runs("sobolev-td3", [1.0])
+    with pytest.raises(ValueError, match="two runs of one seed"):
+        cr.compare_runs(results, PAIR, n_boot=50)

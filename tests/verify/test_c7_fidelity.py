@@ -1,4 +1,4 @@
-"""verify/c7_fidelity.py: its pieces against closed forms and the NumPy env, and the testing
+"""verify/claims/c7_fidelity.py: its pieces against closed forms and the NumPy env, and the testing
 budget end to end (records with three-state verdicts)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from verify import c7_fidelity as fidelity
+from verify.claims import c7_fidelity as fidelity
 
 
 @pytest.mark.parametrize(
@@ -50,7 +50,7 @@ def test_zero_padded_goals_give_the_env_reward_for_every_n():
 
 
 def _numpy_circle_policy(state):
-    """verify.c7_law's policy written from its docstring in NumPy (drift 0.05, k_p 4, k_v 2)."""
+    """verify.claims.c7_law's policy written from its docstring in NumPy (drift 0.05, k_p 4, k_v 2)."""
     position, velocity = state[:2], state[2:]
     radius = math.sqrt(float(position @ position) + 1e-12)
     if radius < 0.05:

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from verify.c7_law import BUDGETS, law_samples, multimodality, pathwise_return, run, score
+from verify.claims.c7_law import BUDGETS, law_samples, multimodality, pathwise_return, run, score
 
 
 def test_pathwise_action_gradient_equals_central_differences():

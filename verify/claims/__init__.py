@@ -13,7 +13,7 @@ predicates of ``properties.predicates``; a predicate's ``AssertionError`` become
 Modules: ``c1`` (Wasserstein contraction), ``c1_sweep`` (the smoothness trade-off),
 ``c2`` (MSMMD contraction), ``c3`` (policy-gradient bound), ``c4`` (negative controls),
 ``c5`` (fixed points), ``c6`` ([FS] Sobolev TD), ``kernels`` (the kernel table), ``kappa``
-(κ of MuJoCo dynamics); ``verify/c7_law.py`` holds C7's premise.
+(κ of MuJoCo dynamics); ``verify/claims/c7_law.py`` holds C7's premise.
 """
 
 from __future__ import annotations
@@ -121,9 +121,37 @@ def _training_claim(module_name: str, name: str, title: str) -> Claim:
     )
 
 
+def _fidelity_claim() -> Claim:
+    """C7's critic fidelity (``c7_fidelity``): DSDPG critics fitted for a fixed policy against
+    the Monte Carlo law; its records get the library versions here."""
+    import dataclasses
+
+    def load():
+        return importlib.import_module("verify.claims.c7_fidelity")
+
+    def run(settings, seed, folder):
+        del folder  # nothing trained to keep: the fits live in memory
+        return load().run(settings, seed)
+
+    def score_fidelity(result, versions):
+        return [dataclasses.replace(r, versions=versions) for r in load().score(result)]
+
+    return Claim(
+        "C7-fidelity",
+        "C7 — critic fidelity against the Monte Carlo law (point mass)",
+        _LazySettings(load),
+        run,
+        score_fidelity,
+        default=False,
+        writes_runs=True,
+        load=load,
+    )
+
+
 TRAINING_CLAIMS = {
     "c6_learning": ("C6-learning", "C6 — Sobolev agents against value-only ones (training)"),
     "c7_mujoco": ("C7-mujoco", "C7 — DSDPG under noise on MuJoCo (training)"),
+    "c7_toy": ("C7-toy", "C7 — DSDPG's critic losses on the point mass (training)"),
 }
 
 CLAIMS = (
@@ -146,6 +174,7 @@ CLAIMS = (
         load=_load_c6,
     ),
     *(_training_claim(module, *named) for module, named in TRAINING_CLAIMS.items()),
+    _fidelity_claim(),
 )
 
 

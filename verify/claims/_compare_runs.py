@@ -168,6 +168,9 @@ def _arm_scores(arm: Arm, runs, keys: frozenset[str], where: str) -> dict[int, f
             f"{where}: arm {arm.label!r} matches {len(variants)} cells with different options; "
             "name the option that tells them apart"
         )
+    seeds = [int(s["seed"]) for s, _ in chosen]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"{where}: arm {arm.label!r} holds two runs of one seed; one run a seed")
     return {int(s["seed"]): score for s, score in chosen}
 
 
@@ -250,7 +253,8 @@ def _relation_details(relation: str, margin: float) -> dict[str, Any]:
 def _stored_results(folder: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """``(settings, result)`` of every finished run under ``folder``: the ``runs/*.json`` that
     ``regress`` stores, and any ``.../result.json`` beside the ``config.json`` that ``train``
-    writes (``train --seeds`` puts one per ``seed-S/`` folder)."""
+    writes (``train --seeds`` puts one per ``seed-S/`` folder). ``regress`` also leaves each
+    run's own files under ``work/``; those are the runs of ``runs/`` and are not read twice."""
     found = []
     for path in sorted(folder.glob("runs/*.json")):
         if path.name.endswith(".error.json"):
@@ -258,7 +262,10 @@ def _stored_results(folder: Path) -> list[tuple[dict[str, Any], dict[str, Any]]]
         stored = json.loads(path.read_text())
         if stored.get("result"):
             found.append((stored["settings"], stored["result"]))
+    work = folder / "work"
     for path in sorted(folder.rglob("result.json")):
+        if work in path.parents:
+            continue
         config = path.with_name("config.json")
         if config.is_file():
             found.append((json.loads(config.read_text())["run"], json.loads(path.read_text())))

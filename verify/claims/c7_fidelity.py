@@ -2,7 +2,7 @@
 learned law of ``(G, ∇_a G)`` to the Monte Carlo law, for a fixed policy on the point mass?
 
 **Setting.** The point mass with ``N`` reward locations (:mod:`agents.point_mass`) and the
-fixed circle policy of :mod:`verify.c7_law` (drift near the centre, then steer to the goal
+fixed circle policy of :mod:`verify.claims.c7_law` (drift near the centre, then steer to the goal
 circle), discount ``gamma``. For every ``N`` the goals and weights are zero-padded to the
 largest ``N`` (a goal of weight 0 adds exactly 0 to the reward and its gradient), so one
 compiled program serves every ``N`` and runs ``(N, seed)`` pairs side by side under
@@ -12,7 +12,7 @@ compiled program serves every ``N`` and runs ``(N, seed)`` pairs side by side un
 distribution ``p ~ U[−0.1, 0.1]², v = 0`` where the law is most multimodal, half among states
 the policy visits), ``mc_paths`` noise paths of ``horizon`` steps give samples of
 ``X = (G, ∇_a G)`` by pathwise differentiation through the JAX dynamics
-(:func:`verify.c7_law.pathwise_return_from`; the tail ``γ^horizon`` is dropped).
+(:func:`verify.claims.c7_law.pathwise_return_from`; the tail ``γ^horizon`` is dropped).
 
 **Critics.** Policy evaluation with DSDPG's own critic machinery: targets are
 ``agents.dsdpg.pooled_targets`` (the agent's target law, with the circle policy as the target
@@ -169,7 +169,7 @@ class _CirclePolicy(NamedTuple):
 
     @staticmethod
     def apply(params, obs):
-        from verify.c7_law import circle_policy
+        from verify.claims.c7_law import circle_policy
 
         del params  # fixed policy
         return circle_policy(obs, _GOAL_DISTANCE)
@@ -233,7 +233,7 @@ def configurations(settings: dict) -> list[tuple[str, str, str]]:
 
 def _rollout_states(key, rollouts: int, steps: int, *, spread: float) -> jax.Array:
     """States of circle-policy rollouts from ``p₀ ~ U[−spread, spread]², v₀ = 0``."""
-    from verify.c7_law import circle_policy
+    from verify.claims.c7_law import circle_policy
 
     start_key, noise_key = jax.random.split(key)
     starts = jnp.concatenate(
@@ -311,7 +311,7 @@ def _dsdpg_parts(settings: dict, loss: str, operator: str):
 
 def _monte_carlo(settings, goal_params, states, actions, key):
     """``(held_out, mc_paths, 3)`` samples of ``(G, ∇_a G)`` at each held-out point."""
-    from verify.c7_law import pathwise_return_from
+    from verify.claims.c7_law import pathwise_return_from
 
     total = pathwise_return_from(
         lambda s, a: _reward(goal_params, s, a), _dynamics, _GOAL_DISTANCE, settings["gamma"]
