@@ -71,14 +71,15 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from agents.agent import Agent, EnvInfo
 from agents.common import (
     ActorCriticState,
     actor_from_info,
+    deterministic_agent,
     init_twin_critics,
 )
 from agents.networks import mlp_apply, mlp_init
-from agents.td3 import deterministic_agent
-from agents.training import Agent, EnvInfo, hyperparameters
+from agents.options import hyperparameters
 from agents.world_models import init_moments, make_world_model, update_normalisation
 from sobolev_core import (
     huber_sobolev_loss,

@@ -51,12 +51,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from agents.agent import Agent, env_info
-from agents.agent import EnvInfo as EnvInfo  # re-export (the block below)
 from agents.envs import check_env_id, make_training_env
 from agents.files import json_default, write_atomic, write_json
 from agents.mujoco_fd import ENV_IDS
 from agents.noise import check_noise_for_env
-from agents.options import hyperparameters as hyperparameters  # re-export (the block below)
+from agents.registry import agent_entry, make_agent
 from agents.replay import ReplayBuffer
 
 __all__ = [
@@ -66,29 +65,6 @@ __all__ = [
     "run_from_settings",
     "run_training",
 ]
-
-# ----------------------------------------------------------------------------- re-exports
-# Issue 14: Agent, EnvInfo and env_info moved to agents.agent, hyperparameters lives in
-# agents.options, and ALGORITHMS, check_options and make_agent are agents.registry's (AGENTS,
-# check_options, make_agent). They stay importable from here for the importers not yet
-# switched (agents/dsdpg.py, verify/, tests/verify/, tests/agents/make_dsdpg_golden.py); remove
-# this block and the two imports above marked "re-export" once they have.
-_MOVED_TO_REGISTRY = {
-    "ALGORITHMS": "AGENTS",
-    "check_options": "check_options",
-    "make_agent": "make_agent",
-}
-
-
-def __getattr__(name: str):
-    """``ALGORITHMS``, ``check_options``, ``make_agent``: agents.registry's, imported lazily
-    (agents.registry imports agents.dsdpg, which imports this module)."""
-    if name in _MOVED_TO_REGISTRY:
-        from agents import registry
-
-        return getattr(registry, _MOVED_TO_REGISTRY[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 _CHECKPOINT_VERSION = 1
 
@@ -127,8 +103,6 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """``self`` if every field is valid, else ``ValueError`` naming the field."""
-        from agents.registry import agent_entry  # lazily: see the re-exports above
-
         agent_entry(self.algo)  # ValueError naming the accepted algos
         check_env_id(self.env)
         check_noise_for_env(self.noise, self.env, is_mujoco=self.env in ENV_IDS)
@@ -362,7 +336,6 @@ def run_training(
     training_env = make_training_env(config.env, config.noise, config.seed)
     eval_env = make_training_env(config.env, config.noise, config.seed + 1_000_003).env
     info = env_info(training_env)
-    from agents.registry import make_agent  # lazily: see the re-exports above
 
     agent = make_agent(config.algo, info, config.options)
     hyper = agent.hyper

@@ -83,8 +83,8 @@ def collect(env_id: str, count: int, seed: int) -> dict[str, np.ndarray]:
 
 
 def _parts(obs_dim: int, action_dim: int, normalisation: str, options: dict):
+    from agents.agent import EnvInfo
     from agents.dsdpg import make_parts
-    from agents.training import EnvInfo
 
     info = EnvInfo(
         env_id="world-model-error",

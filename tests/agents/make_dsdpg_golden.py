@@ -77,7 +77,7 @@ def running_cases() -> list[dict]:
 
 
 def _info(obs_dim: int, action_dim: int):
-    from agents.training import EnvInfo
+    from agents.agent import EnvInfo
 
     return EnvInfo(
         env_id="golden",

@@ -274,8 +274,8 @@ def _held_out(key, count: int) -> tuple[jax.Array, jax.Array]:
 
 
 def _dsdpg_parts(settings: dict, loss: str, operator: str):
+    from agents.agent import EnvInfo
     from agents.dsdpg import make_parts
-    from agents.training import EnvInfo
 
     info = EnvInfo(
         env_id="point-mass-fidelity",
