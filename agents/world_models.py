@@ -318,6 +318,22 @@ def _noise(key: jax.Array, shape: tuple[int, ...], like: jax.Array) -> jax.Array
     return jax.random.normal(key, shape, dtype=jnp.promote_types(like.dtype, jnp.float32))
 
 
+def _batch_rows(where: str, stats, states, actions, next_states, rewards):
+    """The checked batch as rows of inputs ``(s, a)`` and targets ``(s' − s, r)``."""
+    n_in, x_dim = stats["input_mean"].shape[0], stats["target_mean"].shape[0]
+    obs_dim = x_dim - 1
+    states = jnp.asarray(states)
+    n = states.shape[0] if states.ndim == 2 else -1
+    states = _example(where, "states", states, (n, obs_dim))
+    actions = _example(where, "actions", actions, (n, n_in - obs_dim))
+    next_states = _example(where, "next_states", next_states, (n, obs_dim))
+    rewards = _example(where, "rewards", rewards, (n,))
+    if n < 1:
+        raise ValueError(f"{where}: need at least one transition; got {n}")
+    inputs = jnp.concatenate([states, actions], axis=1)
+    return inputs, jnp.concatenate([next_states - states, rewards[:, None]], axis=1)
+
+
 def set_normalisation(
     params: Params,
     states: jax.Array,
@@ -332,30 +348,13 @@ def set_normalisation(
     ``next_states`` ``(n, obs_dim)``, ``actions`` ``(n, action_dim)``, ``rewards`` ``(n,)``.
     Works for both kinds (the stats layout is shared).
     """
-    where = "set_normalisation"
     stats = params["stats"]
-    n_in, x_dim = stats["input_mean"].shape[0], stats["target_mean"].shape[0]
-    obs_dim = x_dim - 1
-    states = jnp.asarray(states)
-    n = states.shape[0] if states.ndim == 2 else -1
-    states = _example(where, "states", states, (n, obs_dim))
-    actions = _example(where, "actions", actions, (n, n_in - obs_dim))
-    next_states = _example(where, "next_states", next_states, (n, obs_dim))
-    rewards = _example(where, "rewards", rewards, (n,))
-    if n < 1:
-        raise ValueError(f"{where}: need at least one transition; got {n}")
-    inputs = jnp.concatenate([states, actions], axis=1)
-    targets = jnp.concatenate([next_states - states, rewards[:, None]], axis=1)
-
-    def std(values):
-        spread = jnp.std(values, axis=0)
-        return jnp.where(spread < _STD_FLOOR, 1.0, spread)
-
+    inputs, targets = _batch_rows("set_normalisation", stats, states, actions, next_states, rewards)
     new_stats = {
         "input_mean": jnp.mean(inputs, axis=0),
-        "input_std": std(inputs),
+        "input_std": _std_from_var(jnp.var(inputs, axis=0)),
         "target_mean": jnp.mean(targets, axis=0),
-        "target_std": std(targets),
+        "target_std": _std_from_var(jnp.var(targets, axis=0)),
     }
     new_stats = {name: value.astype(stats[name].dtype) for name, value in new_stats.items()}
     return {**params, "stats": new_stats}
@@ -424,21 +423,12 @@ def update_normalisation(
     ``set_normalisation`` of it. Pure and jit-able (a training step calls it on each
     minibatch). Shapes as in :func:`set_normalisation`; ``moments`` from :func:`init_moments`.
     """
-    where = "update_normalisation"
     stats = params["stats"]
-    n_in, x_dim = stats["input_mean"].shape[0], stats["target_mean"].shape[0]
-    obs_dim = x_dim - 1
-    states = jnp.asarray(states)
-    n = states.shape[0] if states.ndim == 2 else -1
-    states = _example(where, "states", states, (n, obs_dim))
-    actions = _example(where, "actions", actions, (n, n_in - obs_dim))
-    next_states = _example(where, "next_states", next_states, (n, obs_dim))
-    rewards = _example(where, "rewards", rewards, (n,))
-    if n < 1:
-        raise ValueError(f"{where}: need at least one transition; got {n}")
+    inputs, targets = _batch_rows(
+        "update_normalisation", stats, states, actions, next_states, rewards
+    )
     dtype = moments.input_mean.dtype
-    inputs = jnp.concatenate([states, actions], axis=1).astype(dtype)
-    targets = jnp.concatenate([next_states - states, rewards[:, None]], axis=1).astype(dtype)
+    inputs, targets = inputs.astype(dtype), targets.astype(dtype)
     count, input_mean, input_var = _merge(
         moments.count, moments.input_mean, moments.input_var, inputs
     )
